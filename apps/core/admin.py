@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
+
+from apps.core.models import AccessLogEntry, User
+
+admin.site.register(User, UserAdmin)
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is append-only and may be large."""
+
+    list_display = ("at", "actor_user", "actor_organisation", "subject_type", "subject_id",
+                    "purpose", "what")
+    list_filter = ("purpose", "subject_type")
+    search_fields = ("=subject_id", "=actor_organisation", "actor_user__username")
+    date_hierarchy = "at"
+    list_select_related = ("actor_user",)
+    show_full_result_count = False
+    ordering = ("-at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,178 @@
+"""Programmes: every rule's number is data, so a new programme needs no code.
+
+The defaults are those of the first programme (SPEC §3, prediabetes).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.dates import add_months
+from apps.core.models import TimeStampedModel
+
+SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
+
+
+class Programme(TimeStampedModel):
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+
+    # Time line
+    start_date = models.DateField(_("programme start"), default=date(2026, 1, 1))
+    recruitment_months = models.PositiveSmallIntegerField(
+        _("recruitment window (months)"), default=12,
+        help_text=_("Recruitment closes this many months after the start, or at the cap."),
+    )
+    priority_months = models.PositiveSmallIntegerField(
+        _("priority phase (months)"), default=6,
+        help_text=_("During the first months only priority candidates may enroll."),
+    )
+    cap = models.PositiveIntegerField(_("cap on enrolled prepatients"), default=30_000)
+    programme_months = models.PositiveSmallIntegerField(
+        _("individual programme length (months)"), default=24
+    )
+    switch_months = models.PositiveSmallIntegerField(
+        _("switching allowed during the first (months)"), default=18
+    )
+    followup_interval_months = models.PositiveSmallIntegerField(
+        _("follow-up interval (months)"), default=3
+    )
+
+    # Screening and inclusion
+    findrisc_referral_threshold = models.PositiveSmallIntegerField(
+        _("FINDRISC score for a blood-test referral (at least)"), default=13,
+        validators=[MaxValueValidator(26)],
+    )
+    inclusion_hba1c_min = models.DecimalField(
+        _("inclusion HbA1c from (mmol/mol, inclusive)"), max_digits=5, decimal_places=1,
+        default=Decimal("42"),
+    )
+    inclusion_hba1c_max = models.DecimalField(
+        _("inclusion HbA1c to (mmol/mol, inclusive)"), max_digits=5, decimal_places=1,
+        default=Decimal("47"),
+    )
+    seek_care_hba1c = models.DecimalField(
+        _("HbA1c that calls for care (mmol/mol, at least)"), max_digits=5, decimal_places=1,
+        default=Decimal("48"),
+    )
+    priority_bmi_above = models.DecimalField(
+        _("priority: BMI above"), max_digits=4, decimal_places=1, default=Decimal("25")
+    )
+    priority_age_min = models.PositiveSmallIntegerField(_("priority: age from"), default=20)
+    priority_age_max = models.PositiveSmallIntegerField(_("priority: age to"), default=60)
+    referral_valid_days = models.PositiveSmallIntegerField(
+        _("referral code valid (days)"), default=90
+    )
+
+    # Outcome
+    outcome_measure = models.CharField(_("outcome measure"), max_length=32, default="hba1c")
+    outcome_below = models.DecimalField(
+        _("outcome target: below"), max_digits=7, decimal_places=2, default=Decimal("42")
+    )
+    outcome_unit = models.CharField(_("outcome unit"), max_length=16, default="mmol/mol")
+    outcome_window_days = models.PositiveSmallIntegerField(
+        _("outcome window (± days around the end date)"), default=30
+    )
+
+    # Payment
+    payment_per_success = models.DecimalField(
+        _("payment per successful prepatient"), max_digits=12, decimal_places=2,
+        default=Decimal("47000.00"),
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="SEK")
+    floor_share = models.DecimalField(
+        _("unpaid floor (share of attributed)"), max_digits=4, decimal_places=3,
+        default=Decimal("0.10"), validators=SHARE,
+    )
+    ceiling_share = models.DecimalField(
+        _("paid ceiling (share of attributed)"), max_digits=4, decimal_places=3,
+        default=Decimal("0.80"), validators=SHARE,
+    )
+    min_attributed = models.PositiveIntegerField(
+        _("minimum attributed prepatients to be paid"), default=50
+    )
+    budget_authorization = models.DecimalField(
+        _("budget authorization"), max_digits=15, decimal_places=2,
+        default=Decimal("1000000000.00"),
+    )
+    payments_from = models.DateField(_("payments reported from"), default=date(2028, 1, 1))
+    payments_until = models.DateField(
+        _("payments reported at the latest"), default=date(2029, 3, 31)
+    )
+
+    class Meta:
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        ordering = ("start_date", "code")
+        constraints = [
+            models.CheckConstraint(condition=Q(cap__gt=0), name="programme_cap_positive"),
+            models.CheckConstraint(
+                condition=Q(floor_share__gte=0) & Q(ceiling_share__lte=1)
+                & Q(floor_share__lte=F("ceiling_share")),
+                name="programme_shares_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(inclusion_hba1c_min__lte=F("inclusion_hba1c_max"))
+                & Q(inclusion_hba1c_max__lt=F("seek_care_hba1c")),
+                name="programme_inclusion_band_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_months__lte=F("recruitment_months"))
+                & Q(switch_months__lte=F("programme_months")),
+                name="programme_windows_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_age_min__lte=F("priority_age_max")),
+                name="programme_priority_ages_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_per_success__gte=0) & Q(budget_authorization__gte=0),
+                name="programme_money_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(payments_from__lte=F("payments_until")),
+                name="programme_payment_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def recruitment_end(self) -> date:
+        """The first day on which recruitment is closed."""
+        return add_months(self.start_date, self.recruitment_months)
+
+    @property
+    def priority_end(self) -> date:
+        """The first day after the priority phase."""
+        return add_months(self.start_date, self.priority_months)
+
+    @property
+    def max_paid_per_provider_share(self) -> Decimal:
+        return self.ceiling_share - self.floor_share
+
+    @property
+    def max_paid_count(self) -> int:
+        """The most successes that can be paid if the cap enrolls with one provider."""
+        return max(
+            0,
+            math.floor(self.ceiling_share * self.cap) - math.ceil(self.floor_share * self.cap),
+        )
+
+    @property
+    def max_outcome_payments(self) -> Decimal:
+        return self.payment_per_success * self.max_paid_count
+
+    @property
+    def evaluator_share(self) -> Decimal:
+        """What the budget leaves once every payable outcome is paid (SPEC §3)."""
+        return self.budget_authorization - self.max_outcome_payments
