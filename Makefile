@@ -43,7 +43,7 @@ lock: $(STAMP)
 
 ## messages: extract and compile the Swedish translations
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l sv -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l sv -l en --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

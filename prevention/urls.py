@@ -19,9 +19,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("prevention.api_urls")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("allauth.urls")),
 ]
 urlpatterns += i18n_patterns(
+    path("accounts/", include("allauth.urls")),
     path("", include("apps.site.urls")),
     prefix_default_language=False,
 )

@@ -9,6 +9,9 @@ from django.test import Client
 from apps.core.roles import caseworker_group
 from tests.factories import UserFactory
 
+# Registry builders (make_candidate, programme, consent_texts) for every app's tests.
+pytest_plugins = ["tests.registry.builders"]
+
 
 @pytest.fixture
 def demo(db: Any) -> None:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
 
 
 class StaffMFARequiredMiddleware:
@@ -30,4 +31,22 @@ class StaffMFARequiredMiddleware:
             and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
         ):
             return redirect(f"{reverse('mfa_activate_totp')}?next={request.path}")
+        return self.get_response(request)
+
+
+class ApiLanguageMiddleware:
+    """The API answers in the language the client asks for (Accept-Language).
+
+    The site's language comes from its URL (``/`` Swedish, ``/en/`` English);
+    API paths carry no language prefix, so the header decides there.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            language = translation.get_language_from_request(request, check_path=False)
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         return self.get_response(request)

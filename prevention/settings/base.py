@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "apps.core.middleware.ApiLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -170,13 +171,14 @@ elif CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: a real worker and beat with no server,
     # used by `make run` when no broker is configured.
     _queue_dir = Path(env.string("CELERY_FILESYSTEM_DIR") or BASE_DIR / "var" / "celery")
-    for _sub in ("queue", "processed", "results"):
+    for _sub in ("queue", "processed", "results", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_queue_dir / "control"),
     }
     CELERY_RESULT_BACKEND = env.string("CELERY_RESULT_BACKEND", f"file://{_queue_dir / 'results'}")
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -244,3 +246,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
 }
+
+# The population address register (apps.registry.population): a dotted path to
+# the backend class, built with the CSV path (the demo register by default).
+POPULATION_REGISTER_BACKEND = env.string(
+    "POPULATION_REGISTER_BACKEND", "apps.registry.population.FilePopulationRegister"
+)
+POPULATION_REGISTER_CSV = env.string("POPULATION_REGISTER_CSV") or str(
+    BASE_DIR / "data" / "population_register.csv"
+)

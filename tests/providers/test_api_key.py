@@ -35,6 +35,8 @@ def test_a_revoked_key_no_longer_works() -> None:
     credential.revoke()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    response = client.get("/api/v1/me/")
+    response = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "The API key has been revoked."
+    swedish = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="sv")
+    assert swedish.json()["error"]["message"] == "API-nyckeln har återkallats."

@@ -64,3 +64,12 @@ def test_the_start_page_is_swedish_by_default_with_english_available(client: Cli
     assert english.status_code == 200
     assert b'lang="en"' in english.content
     assert b"Get started" in english.content
+
+
+def test_the_demo_has_prepatients_in_every_state(demo) -> None:
+    from apps.registry.models import Prepatient, PrepatientState
+
+    states = set(Prepatient.objects.values_list("state", flat=True))
+    assert states == set(PrepatientState.values)
+    assert Prepatient.objects.filter(research_consent=True).exists()
+    assert Prepatient.objects.filter(listings__reason="switch").exists()

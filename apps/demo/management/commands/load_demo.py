@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.core.roles import caseworker_group
+from apps.demo.scenario import load_demo_prepatients
 from apps.programs.models import Programme
 from apps.providers.models import AuthorizationStatus, Provider
 
@@ -32,20 +33,26 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        if not Programme.objects.filter(code="prediabetes-2026").exists():
-            self.stderr.write("The prediabetes programme is missing: run migrate first.")
         for name, number, status in DEMO_PROVIDERS:
             Provider.objects.update_or_create(
                 organisation_number=number,
                 defaults={"name": name, "authorization_status": status},
             )
         group = caseworker_group()
+        caseworkers = []
         for username in ("caseworker", "caseworker2"):
             user = self._user(username, f"{username}@demo.invalid", CASEWORKER_PASSWORD,
                               is_staff=True)
             user.groups.add(group)
+            caseworkers.append(user)
         self._user("prepatient", "prepatient@demo.invalid", PREPATIENT_PASSWORD, is_staff=False)
-        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        programme = Programme.objects.get(code="prediabetes-2026")
+        providers = list(Provider.objects.filter(
+            organisation_number__in=[number for _n, number, _s in DEMO_PROVIDERS[:3]]
+        ).order_by("organisation_number"))
+        created = load_demo_prepatients(programme, providers, caseworkers[0])
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data loaded ({created} new prepatients)."))
 
     def _user(self, username: str, email: str, password: str, *, is_staff: bool) -> Any:
         user, _created = get_user_model().objects.update_or_create(

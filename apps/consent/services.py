@@ -1,0 +1,89 @@
+"""Giving and withdrawing consent: append-only events plus the cached state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from apps.consent.errors import ConsentConflict
+from apps.consent.models import (
+    ConsentAction,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentKind,
+    ConsentText,
+)
+from apps.core import clock
+from apps.programs.models import Programme
+from apps.registry.models import Prepatient
+from apps.registry.services import lifecycle_consent_withdrawn
+
+_FLAG = {ConsentKind.DATA_SHARING: "consent_valid", ConsentKind.RESEARCH: "research_consent"}
+
+
+def consent_text_current(*, programme: Programme, kind: ConsentKind | str) -> ConsentText | None:
+    return (ConsentText.objects.filter(programme=programme, kind=kind)
+            .order_by("-version").first())
+
+
+@transaction.atomic
+def consent_text_publish(*, programme: Programme, kind: ConsentKind | str, title_sv: str,
+                         title_en: str, body_sv: str, body_en: str) -> ConsentText:
+    """A new version; earlier versions stay as they were, for the record."""
+    latest = (ConsentText.objects.select_for_update()
+              .filter(programme=programme, kind=kind).order_by("-version").first())
+    return ConsentText.objects.create(
+        programme=programme, kind=kind, version=(latest.version + 1) if latest else 1,
+        title_sv=title_sv, title_en=title_en, body_sv=body_sv, body_en=body_en,
+        published_at=clock.now(),
+    )
+
+
+@transaction.atomic
+def consent_grant(*, prepatient: Prepatient, text: ConsentText,
+                  channel: ConsentChannel | str = ConsentChannel.WEB) -> ConsentEvent:
+    """The person agrees to the current version of a consent text."""
+    prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if text.programme_id != prepatient.programme_id:
+        raise ConsentConflict(_("This consent text belongs to another programme."))
+    current = consent_text_current(programme=prepatient.programme, kind=text.kind)
+    if current is None or current.pk != text.pk:
+        raise ConsentConflict(_("The consent text has been updated. Please read the new "
+                                "version."), code="consent_text_outdated")
+    if text.kind == ConsentKind.RESEARCH and not prepatient.consent_valid:
+        raise ConsentConflict(_("Research donation needs the data-sharing consent first."),
+                              code="research_needs_data_sharing")
+    event = ConsentEvent.objects.create(prepatient=prepatient, kind=text.kind,
+                                        action=ConsentAction.GRANT, text=text,
+                                        channel=channel, at=clock.now())
+    setattr(prepatient, _FLAG[ConsentKind(text.kind)], True)
+    prepatient.save(update_fields=[_FLAG[ConsentKind(text.kind)], "updated_at"])
+    return event
+
+
+@transaction.atomic
+def consent_withdraw(*, prepatient: Prepatient, kind: ConsentKind | str,
+                     channel: ConsentChannel | str = ConsentChannel.WEB,
+                     actor: Any = None) -> ConsentEvent:
+    """Withdrawal takes effect at once. Withdrawing data sharing also ends research
+    donation and, for an enrolled person, excludes them from the programme."""
+    prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    kind = ConsentKind(kind)
+    if not getattr(prepatient, _FLAG[kind]):
+        raise ConsentConflict(_("There is no consent to withdraw."), code="no_consent")
+    now = clock.now()
+    event = ConsentEvent.objects.create(prepatient=prepatient, kind=kind,
+                                        action=ConsentAction.WITHDRAW, channel=channel, at=now)
+    changed = [_FLAG[kind]]
+    setattr(prepatient, _FLAG[kind], False)
+    if kind == ConsentKind.DATA_SHARING and prepatient.research_consent:
+        ConsentEvent.objects.create(prepatient=prepatient, kind=ConsentKind.RESEARCH,
+                                    action=ConsentAction.WITHDRAW, channel=channel, at=now)
+        prepatient.research_consent = False
+        changed.append("research_consent")
+    prepatient.save(update_fields=[*changed, "updated_at"])
+    if kind == ConsentKind.DATA_SHARING:
+        lifecycle_consent_withdrawn(prepatient=prepatient, actor=actor)
+    return event

@@ -1,0 +1,53 @@
+"""Refusals of the registry services, each with a code and a plain message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class InclusionRefused(DomainError):
+    """Carries the rule's decision: its reason is the code, its message is shown."""
+
+    code = "inclusion_refused"
+    http_status = 409
+
+    def __init__(self, decision: Any) -> None:
+        self.decision = decision
+        super().__init__(decision.message, code=decision.reason.value)
+
+
+class ProviderNotAuthorized(Conflict):
+    code = "provider_not_authorized"
+    default_message = _("This provider is not authorized at the moment. Please choose another.")
+
+
+class SwitchNotAllowed(Conflict):
+    code = "switch_not_allowed"
+    default_message = _("You cannot switch provider now.")
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    default_message = _("This change is not possible in the prepatient's current state.")
+
+
+class ReferralCodeNotValid(InvalidInput):
+    code = "referral_code_not_valid"
+    default_message = _("The referral code is not valid.")
+
+
+class IdentityNotAccepted(InvalidInput):
+    code = "identity_not_accepted"
+
+
+class ReasonRequired(InvalidInput):
+    code = "reason_required"
+    default_message = _("Please give a reason.")
+
+
+class PrepatientNotFound(NotFound):
+    code = "prepatient_not_found"

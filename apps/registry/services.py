@@ -1,0 +1,509 @@
+"""The registry's writers: identity, screening, inclusion, enrollment,
+listings and lifecycle. Rules live in ``rules.py``; these functions load,
+lock, decide with the rules, and write the event and the cached state in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.core.crypto import lookup_hash
+from apps.core.dates import age_on
+from apps.core.errors import Conflict, InvalidInput
+from apps.programs.models import Programme
+from apps.providers.models import Provider
+from apps.registry import rules
+from apps.registry.errors import (
+    IdentityNotAccepted,
+    InclusionRefused,
+    InvalidTransition,
+    ProviderNotAuthorized,
+    ReasonRequired,
+    ReferralCodeNotValid,
+    SwitchNotAllowed,
+)
+from apps.registry.identity import parse_personnummer
+from apps.registry.models import (
+    ExclusionReason,
+    InclusionSample,
+    LifecycleEvent,
+    LifecycleEventType,
+    Listing,
+    ListingReason,
+    Prepatient,
+    PrepatientState,
+    ReferralCode,
+    SampleSource,
+    Screening,
+    VulnerableAreaPostcode,
+)
+from apps.registry.population import PopulationRegister, get_population_register
+
+HBA1C_PLAUSIBLE = (Decimal("10"), Decimal("200"))
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
+REFERRAL_LENGTH = 12
+ENROLLED_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
+                   PrepatientState.DROPPED_OUT, PrepatientState.EXCLUDED,
+                   PrepatientState.DECEASED)
+
+
+def _require_reason(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ReasonRequired(fields={"reason": _("Please give a reason.")})
+    return text
+
+
+def inclusion_params(programme: Programme) -> rules.InclusionParams:
+    return rules.InclusionParams(
+        start_date=programme.start_date,
+        recruitment_months=programme.recruitment_months,
+        priority_months=programme.priority_months,
+        cap=programme.cap,
+        inclusion_hba1c_min=programme.inclusion_hba1c_min,
+        inclusion_hba1c_max=programme.inclusion_hba1c_max,
+        seek_care_hba1c=programme.seek_care_hba1c,
+        priority_bmi_above=programme.priority_bmi_above,
+        priority_age_min=programme.priority_age_min,
+        priority_age_max=programme.priority_age_max,
+    )
+
+
+# --- Identity -------------------------------------------------------------
+
+
+def prepatient_register(*, programme: Programme, user: Any = None) -> Prepatient:
+    """The person's record in a programme: one per account and programme.
+
+    Without an account (a paper or phone registration by a caseworker) a new
+    record is made each time; the personnummer then keeps people apart.
+    """
+    if user is None:
+        return Prepatient.objects.create(programme=programme)
+    prepatient, _created = Prepatient.objects.get_or_create(programme=programme, user=user)
+    return prepatient
+
+
+@transaction.atomic
+def prepatient_set_identity(
+    *, prepatient: Prepatient, personnummer: str, register: PopulationRegister | None = None
+) -> Prepatient:
+    """Validates the personnummer, reads the registered postcode, and stores both."""
+    prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if prepatient.is_enrolled:
+        raise InvalidTransition(_("The identity of an enrolled prepatient cannot be changed."))
+    parsed = parse_personnummer(personnummer, today=clock.today())
+    digest = lookup_hash(parsed.digits)
+    if (Prepatient.objects.filter(programme=prepatient.programme_id, personnummer_hash=digest)
+            .exclude(pk=prepatient.pk).exists()):
+        raise Conflict(
+            _("This personnummer is already registered in the programme. If it is yours, "
+              "please contact us."),
+            code="personnummer_taken", fields={"personnummer": _("Already registered.")},
+        )
+    postcode = (register or get_population_register()).postcode_for(parsed)
+    if postcode is None:
+        message = _("We could not find an address registered in Sweden for this "
+                    "personnummer. The programme is open to people registered in Sweden.")
+        raise IdentityNotAccepted(message, code="not_in_register",
+                                  fields={"personnummer": message})
+    prepatient.personnummer = parsed.digits
+    prepatient.personnummer_hash = digest
+    prepatient.birth_date = parsed.birth_date
+    prepatient.sex = parsed.sex
+    prepatient.postcode = postcode
+    prepatient.in_vulnerable_area = VulnerableAreaPostcode.objects.filter(
+        programme=prepatient.programme_id, postcode=postcode).exists()
+    prepatient.save()
+    return prepatient
+
+
+# --- Screening and referral -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    screening: Screening
+    referral_code: str | None  # plaintext, shown once; None below the threshold
+
+
+@transaction.atomic
+def screening_submit(
+    *,
+    prepatient: Prepatient,
+    height_cm: Decimal,
+    weight_kg: Decimal,
+    waist_cm: Decimal,
+    physically_active: bool,
+    eats_vegetables_daily: bool,
+    antihypertensive_medication: bool,
+    high_glucose_history: bool,
+    family_history: rules.FamilyHistory,
+) -> ScreeningResult:
+    """Scores FINDRISC; at or above the threshold a referral code is issued."""
+    if prepatient.birth_date is None or not prepatient.sex:
+        raise InvalidTransition(_("Please give your personnummer before the questionnaire."))
+    fields = {"height_cm": height_cm, "weight_kg": weight_kg, "waist_cm": waist_cm}
+    bounds = {"height_cm": (100, 250), "weight_kg": (30, 350), "waist_cm": (40, 250)}
+    errors = {
+        name: _("%(value)s is outside %(low)s–%(high)s.")
+        % {"value": value, "low": bounds[name][0], "high": bounds[name][1]}
+        for name, value in fields.items()
+        if not bounds[name][0] <= value <= bounds[name][1]
+    }
+    if errors:
+        raise InvalidInput(fields=errors)
+    age = age_on(prepatient.birth_date, clock.today())
+    bmi = rules.body_mass_index(weight_kg=weight_kg, height_cm=height_cm)
+    score = rules.findrisc_score(rules.FindriscAnswers(
+        sex=prepatient.sex, age=age, bmi=bmi, waist_cm=waist_cm,
+        physically_active=physically_active, eats_vegetables_daily=eats_vegetables_daily,
+        antihypertensive_medication=antihypertensive_medication,
+        high_glucose_history=high_glucose_history, family_history=family_history,
+    ))
+    screening = Screening.objects.create(
+        prepatient=prepatient, submitted_at=clock.now(), age=age, height_cm=height_cm,
+        weight_kg=weight_kg, waist_cm=waist_cm, bmi=bmi, physically_active=physically_active,
+        eats_vegetables_daily=eats_vegetables_daily,
+        antihypertensive_medication=antihypertensive_medication,
+        high_glucose_history=high_glucose_history, family_history=family_history.value,
+        score=score,
+    )
+    code = None
+    if score >= prepatient.programme.findrisc_referral_threshold:
+        _referral, code = referral_issue(prepatient=prepatient)
+    return ScreeningResult(screening=screening, referral_code=code)
+
+
+def normalise_referral_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def _referral_hash(code: str) -> str:
+    return hashlib.sha256(normalise_referral_code(code).encode()).hexdigest()
+
+
+def format_referral_code(code: str) -> str:
+    code = normalise_referral_code(code)
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+@transaction.atomic
+def referral_issue(*, prepatient: Prepatient) -> tuple[ReferralCode, str]:
+    """A new single-use code; any older unused code of the person stops working."""
+    now = clock.now()
+    ReferralCode.objects.filter(prepatient=prepatient, used_at=None,
+                                expires_at__gt=now).update(expires_at=now)
+    code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_LENGTH))
+    referral = ReferralCode.objects.create(
+        prepatient=prepatient, code_hash=_referral_hash(code), hint=code[-4:], issued_at=now,
+        expires_at=now + timedelta(days=prepatient.programme.referral_valid_days),
+    )
+    return referral, format_referral_code(code)
+
+
+def _check_hba1c(value: Decimal, field: str = "hba1c") -> None:
+    low, high = HBA1C_PLAUSIBLE
+    if not low <= value < high:
+        raise InvalidInput(fields={field: _(
+            "HbA1c %(value)s mmol/mol is outside the plausible range %(low)s–%(high)s."
+        ) % {"value": value, "low": low, "high": high}})
+
+
+def _check_taken_on(taken_on: date) -> None:
+    if taken_on > clock.today():
+        raise InvalidInput(fields={"taken_on": _("The sample date is in the future.")})
+
+
+@transaction.atomic
+def inclusion_sample_record_lab(
+    *, code: str, hba1c: Decimal, taken_on: date, lab_reference: str
+) -> InclusionSample:
+    """A laboratory's HbA1c result against a referral code (single use)."""
+    _check_hba1c(hba1c)
+    _check_taken_on(taken_on)
+    referral = (ReferralCode.objects.select_for_update()
+                .filter(code_hash=_referral_hash(code)).select_related("prepatient").first())
+    if referral is None:
+        raise ReferralCodeNotValid(code="referral_code_unknown",
+                                   fields={"code": _("No referral has this code.")})
+    if referral.used_at is not None:
+        raise ReferralCodeNotValid(code="referral_code_used",
+                                   fields={"code": _("This code has already been used.")})
+    if referral.expires_at <= clock.now():
+        raise ReferralCodeNotValid(code="referral_code_expired",
+                                   fields={"code": _("This code has expired.")})
+    referral.used_at = clock.now()
+    referral.save(update_fields=["used_at"])
+    return InclusionSample.objects.create(
+        prepatient=referral.prepatient, hba1c=hba1c, taken_on=taken_on,
+        received_at=clock.now(), source=SampleSource.LAB, referral=referral,
+        lab_reference=lab_reference,
+    )
+
+
+def inclusion_sample_record_self(
+    *, prepatient: Prepatient, hba1c: Decimal, taken_on: date
+) -> InclusionSample:
+    """A value the person typed in; it decides nothing until a caseworker verifies it."""
+    _check_hba1c(hba1c)
+    _check_taken_on(taken_on)
+    return InclusionSample.objects.create(
+        prepatient=prepatient, hba1c=hba1c, taken_on=taken_on, received_at=clock.now(),
+        source=SampleSource.SELF,
+    )
+
+
+@transaction.atomic
+def inclusion_sample_verify(*, sample: InclusionSample, caseworker: Any,
+                            note: str) -> InclusionSample:
+    note = _require_reason(note)
+    sample = InclusionSample.objects.select_for_update().get(pk=sample.pk)
+    if sample.source != SampleSource.SELF:
+        raise InvalidTransition(_("Only self-reported values need verification."))
+    if sample.verified_at is not None:
+        raise InvalidTransition(_("This value has already been verified."))
+    sample.verified_by = caseworker
+    sample.verified_at = clock.now()
+    sample.verification_note = note
+    sample.save(update_fields=["verified_by", "verified_at", "verification_note"])
+    return sample
+
+
+# --- Inclusion and enrollment ----------------------------------------------
+
+
+def deciding_sample(prepatient: Prepatient) -> InclusionSample | None:
+    """The latest sample that may decide inclusion: a lab value or a verified one."""
+    return (InclusionSample.objects.filter(prepatient=prepatient)
+            .exclude(source=SampleSource.SELF, verified_at=None)
+            .order_by("-taken_on", "-received_at", "-pk").first())
+
+
+def enrolled_count(programme: Programme) -> int:
+    return Prepatient.objects.filter(programme=programme, enrolled_on__isnull=False).count()
+
+
+def _latest_bmi(prepatient: Prepatient) -> Decimal | None:
+    screening = prepatient.screenings.order_by("-submitted_at", "-pk").first()
+    return screening.bmi if screening else None
+
+
+def inclusion_decide(
+    *, prepatient: Prepatient, count: int | None = None
+) -> rules.InclusionDecision:
+    """What the rules say today, without writing anything."""
+    programme = prepatient.programme
+    sample = deciding_sample(prepatient)
+    today = clock.today()
+    candidate = rules.InclusionCandidate(
+        consent_valid=prepatient.consent_valid,
+        hba1c=sample.hba1c if sample else None,
+        age=age_on(prepatient.birth_date, today) if prepatient.birth_date else None,
+        bmi=_latest_bmi(prepatient),
+        in_vulnerable_area=prepatient.in_vulnerable_area,
+        already_enrolled=prepatient.is_enrolled,
+    )
+    return rules.decide_inclusion(
+        inclusion_params(programme), candidate, today=today,
+        enrolled_count=enrolled_count(programme) if count is None else count,
+    )
+
+
+def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
+                      actor: Any = None) -> Prepatient:
+    """Enrolls the person with their chosen provider; the cap holds under concurrency.
+
+    The programme row is locked for the count and the write, so concurrent
+    enrollments are serialised: never one more than the cap.
+    """
+    with transaction.atomic():
+        programme = Programme.objects.select_for_update().get(pk=prepatient.programme_id)
+        prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+        prepatient.programme = programme
+        decision = inclusion_decide(prepatient=prepatient)
+        if not decision.included:
+            raise InclusionRefused(decision)
+        provider = Provider.objects.get(pk=provider.pk)
+        if not provider.is_authorized:
+            raise ProviderNotAuthorized()
+        today = clock.today()
+        prepatient.enrolled_on = today
+        prepatient.end_date = rules.individual_end_date(
+            enrolled_on=today, programme_months=programme.programme_months)
+        prepatient.baseline_sample = deciding_sample(prepatient)
+        prepatient.state = PrepatientState.ACTIVE
+        prepatient.current_provider = provider
+        prepatient.save()
+        Listing.objects.create(prepatient=prepatient, provider=provider, valid_from=today,
+                               reason=ListingReason.INITIAL, actor=_user(actor))
+        LifecycleEvent.objects.create(prepatient=prepatient, type=LifecycleEventType.ENROLLED,
+                                      on=today, actor=_user(actor))
+    return prepatient
+
+
+def _user(actor: Any) -> Any:
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+# --- Listings ---------------------------------------------------------------
+
+
+@transaction.atomic
+def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = None) -> Listing:
+    """Moves the person to another authorized provider while switching is allowed."""
+    prepatient = Prepatient.objects.select_for_update().select_related(
+        "programme", "current_provider").get(pk=prepatient.pk)
+    if prepatient.state != PrepatientState.ACTIVE or prepatient.enrolled_on is None:
+        raise InvalidTransition(_("Only active prepatients can switch provider."))
+    provider = Provider.objects.get(pk=provider.pk)
+    if not provider.is_authorized:
+        raise ProviderNotAuthorized()
+    current = prepatient.current_provider
+    if current is not None and current.pk == provider.pk:
+        raise SwitchNotAllowed(_("You are already listed with this provider."),
+                               code="same_provider")
+    lost_authorization = current is not None and not current.is_authorized
+    today = clock.today()
+    if not rules.switch_allowed(
+        enrolled_on=prepatient.enrolled_on, switch_months=prepatient.programme.switch_months,
+        today=today, provider_lost_authorization=lost_authorization,
+    ):
+        last_day = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
+                                           switch_months=prepatient.programme.switch_months)
+        raise SwitchNotAllowed(
+            _("Switching was possible until %(date)s. In the last months of the programme "
+              "you stay with your provider.") % {"date": last_day.isoformat()},
+            code="switch_window_closed",
+        )
+    try:
+        with transaction.atomic():
+            listing = Listing.objects.create(
+                prepatient=prepatient, provider=provider, valid_from=today,
+                reason=(ListingReason.PROVIDER_LOST_AUTHORIZATION if lost_authorization
+                        else ListingReason.SWITCH),
+                actor=_user(actor),
+            )
+    except IntegrityError:
+        raise SwitchNotAllowed(_("You have already changed provider today. You can switch "
+                                 "again tomorrow."), code="switched_today") from None
+    prepatient.current_provider = provider
+    prepatient.save(update_fields=["current_provider", "updated_at"])
+    return listing
+
+
+def provider_on(prepatient: Prepatient, day: date) -> Provider | None:
+    """Who the provider was on a given date (for attribution)."""
+    listing = (Listing.objects.filter(prepatient=prepatient, valid_from__lte=day)
+               .select_related("provider").order_by("-valid_from").first())
+    return listing.provider if listing else None
+
+
+# --- Lifecycle --------------------------------------------------------------
+
+
+def _transition(
+    prepatient: Prepatient,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    event: str,
+    on: date | None = None,
+    reason: str = "",
+    note: str = "",
+    actor: Any = None,
+) -> LifecycleEvent:
+    locked = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if locked.state not in allowed_from:
+        raise InvalidTransition(
+            _("Not possible while the prepatient is %(state)s.")
+            % {"state": locked.get_state_display()}
+        )
+    day = on or clock.today()
+    if day > clock.today():
+        raise InvalidInput(fields={"on": _("The date is in the future.")})
+    if locked.enrolled_on and day < locked.enrolled_on:
+        raise InvalidInput(fields={"on": _("The date is before the enrollment.")})
+    locked.state = to
+    locked.save(update_fields=["state", "updated_at"])
+    prepatient.state = to
+    return LifecycleEvent.objects.create(prepatient=locked, type=event, on=day, reason=reason,
+                                         note=note, actor=_user(actor))
+
+
+@transaction.atomic
+def lifecycle_exclude(*, prepatient: Prepatient, reason: ExclusionReason | str, note: str = "",
+                      actor: Any = None, on: date | None = None) -> LifecycleEvent:
+    if reason not in ExclusionReason.values:
+        raise InvalidInput(fields={"reason": _("Choose one of the listed reasons.")})
+    if reason == ExclusionReason.OTHER:
+        note = _require_reason(note)
+    return _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
+                       to=PrepatientState.EXCLUDED, event=LifecycleEventType.EXCLUDED,
+                       reason=reason, note=note, actor=actor, on=on)
+
+
+@transaction.atomic
+def lifecycle_reinstate(*, prepatient: Prepatient, note: str, actor: Any) -> LifecycleEvent:
+    """Cancels an exclusion (a caseworker's decision, with a reason)."""
+    note = _require_reason(note)
+    locked = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if not locked.consent_valid:
+        raise InvalidTransition(_("A prepatient without valid consent cannot be reinstated."))
+    if locked.end_date and clock.today() > locked.end_date:
+        raise InvalidTransition(_("The individual programme period has ended."))
+    return _transition(prepatient, allowed_from=(PrepatientState.EXCLUDED,),
+                       to=PrepatientState.ACTIVE, event=LifecycleEventType.REINSTATED,
+                       note=note, actor=actor)
+
+
+@transaction.atomic
+def lifecycle_drop_out(*, prepatient: Prepatient, note: str = "", actor: Any = None,
+                       on: date | None = None) -> LifecycleEvent:
+    return _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
+                       to=PrepatientState.DROPPED_OUT, event=LifecycleEventType.DROPPED_OUT,
+                       note=note, actor=actor, on=on)
+
+
+@transaction.atomic
+def lifecycle_register_death(*, prepatient: Prepatient, on: date, note: str,
+                             actor: Any) -> LifecycleEvent:
+    note = _require_reason(note)
+    return _transition(
+        prepatient,
+        allowed_from=(PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
+                      PrepatientState.DROPPED_OUT, PrepatientState.COMPLETED),
+        to=PrepatientState.DECEASED, event=LifecycleEventType.DECEASED, on=on, note=note,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def lifecycle_consent_withdrawn(*, prepatient: Prepatient, actor: Any = None) -> None:
+    """Called by the consent service: an active prepatient leaves the programme at once."""
+    locked = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if locked.state == PrepatientState.ACTIVE:
+        _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
+                    to=PrepatientState.EXCLUDED, event=LifecycleEventType.CONSENT_WITHDRAWN,
+                    reason=ExclusionReason.CONSENT_WITHDRAWN, actor=actor)
+
+
+@transaction.atomic
+def lifecycle_complete(*, prepatient: Prepatient) -> LifecycleEvent:
+    """At the end of the individual period an active prepatient has completed."""
+    locked = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+    if locked.end_date is None or clock.today() < locked.end_date:
+        raise InvalidTransition(_("The individual programme period has not ended yet."))
+    return _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
+                       to=PrepatientState.COMPLETED, event=LifecycleEventType.COMPLETED,
+                       on=locked.end_date)
