@@ -362,7 +362,7 @@ def _user(actor: Any) -> Any:
 @transaction.atomic
 def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = None) -> Listing:
     """Moves the person to another authorized provider while switching is allowed."""
-    prepatient = Prepatient.objects.select_for_update().select_related(
+    prepatient = Prepatient.objects.select_for_update(of=("self",)).select_related(
         "programme", "current_provider").get(pk=prepatient.pk)
     if prepatient.state != PrepatientState.ACTIVE or prepatient.enrolled_on is None:
         raise InvalidTransition(_("Only active prepatients can switch provider."))
