@@ -7,3 +7,6 @@ class MeasurementsConfig(AppConfig):
     name = "apps.measurements"
     label = "measurements"
     verbose_name = _("Measurements")
+
+    def ready(self) -> None:
+        from apps.measurements import receivers  # noqa: F401

@@ -17,7 +17,8 @@ class ProgrammeAdmin(admin.ModelAdmin):
         (_("Time line"), {"fields": (
             "start_date", "recruitment_months", "priority_months", "recruitment_end",
             "priority_end", "cap", "programme_months", "switch_months",
-            "followup_interval_months",
+            "followup_interval_months", "followup_measures", "followup_grace_days",
+            "reminder_days_before",
         )}),
         (_("Screening and inclusion"), {"fields": (
             "findrisc_referral_threshold", "inclusion_hba1c_min", "inclusion_hba1c_max",

@@ -17,6 +17,15 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.dates import add_months
 from apps.core.models import TimeStampedModel
 
+FOLLOWUP_MEASURES = ["hba1c", "triglycerides", "cholesterol_total", "ldl", "hdl", "bmi",
+                     "findrisc"]
+
+
+def default_followup_measures() -> list[str]:
+    """SPEC §3.2: HbA1c, lipids, cholesterol (total, LDL, HDL), BMI, FINDRISC."""
+    return list(FOLLOWUP_MEASURES)
+
+
 SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
 
 
@@ -44,6 +53,17 @@ class Programme(TimeStampedModel):
     )
     followup_interval_months = models.PositiveSmallIntegerField(
         _("follow-up interval (months)"), default=3
+    )
+    followup_measures = models.JSONField(
+        _("complete follow-up set (measurement codes)"), default=default_followup_measures,
+        help_text=_("Every code must have a value for a follow-up set to be complete."),
+    )
+    followup_grace_days = models.PositiveSmallIntegerField(
+        _("grace period after a missed due date (days)"), default=30,
+        help_text=_("After this many days without a complete set the prepatient is excluded."),
+    )
+    reminder_days_before = models.PositiveSmallIntegerField(
+        _("reminder before a due date (days)"), default=14
     )
 
     # Screening and inclusion

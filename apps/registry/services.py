@@ -48,6 +48,7 @@ from apps.registry.models import (
     VulnerableAreaPostcode,
 )
 from apps.registry.population import PopulationRegister, get_population_register
+from apps.registry.signals import prepatient_enrolled
 
 HBA1C_PLAUSIBLE = (Decimal("10"), Decimal("200"))
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
@@ -349,6 +350,7 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
                                reason=ListingReason.INITIAL, actor=_user(actor))
         LifecycleEvent.objects.create(prepatient=prepatient, type=LifecycleEventType.ENROLLED,
                                       on=today, actor=_user(actor))
+        prepatient_enrolled.send(sender=Prepatient, prepatient=prepatient)
     return prepatient
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from .env import Env, dev_fernet_key
@@ -193,6 +194,15 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Daily follow-up work (Europe/Stockholm); each task is idempotent.
+CELERY_BEAT_SCHEDULE = {
+    "follow-up reminders": {"task": "measurements.send_reminders",
+                            "schedule": crontab(hour=7, minute=0)},
+    "exclude missed follow-ups": {"task": "measurements.exclude_missed_followups",
+                                  "schedule": crontab(hour=2, minute=30)},
+    "complete ended periods": {"task": "measurements.complete_ended_periods",
+                               "schedule": crontab(hour=2, minute=0)},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -44,6 +44,9 @@ def test_the_migration_creates_the_prediabetes_programme_with_every_spec_number(
     assert (p.priority_bmi_above, p.priority_age_min, p.priority_age_max) == (
         Decimal("25"), 20, 60)
     assert (p.payments_from, p.payments_until) == (date(2028, 1, 1), date(2029, 3, 31))
+    assert p.followup_measures == ["hba1c", "triglycerides", "cholesterol_total", "ldl", "hdl",
+                                   "bmi", "findrisc"]
+    assert (p.followup_grace_days, p.reminder_days_before) == (30, 14)
 
 
 def test_the_budget_leaves_the_evaluator_about_13_msek(prediabetes: Programme) -> None:
@@ -91,8 +94,10 @@ def test_caseworkers_see_and_edit_the_programme_in_the_admin(
 
 
 def _form_data(programme: Programme) -> dict[str, str]:
+    import json
+
     from django.forms.models import model_to_dict
 
     data = model_to_dict(programme)
-    return {key: "" if value is None else str(value) for key, value in data.items()
-            if key not in {"id"}}
+    return {key: json.dumps(value) if isinstance(value, list) else str(value)
+            for key, value in data.items() if key != "id" and value is not None}
