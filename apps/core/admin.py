@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from apps.core.models import AccessLogEntry, User
+from apps.core.models import AccessLogEntry, OrganisationEvent, User
 
 admin.site.register(User, UserAdmin)
 
@@ -23,6 +23,26 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     list_select_related = ("actor_user",)
     show_full_result_count = False
     ordering = ("-at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrganisationEvent)
+class OrganisationEventAdmin(admin.ModelAdmin):
+    """What each organisation has been told (read-only)."""
+
+    list_display = ("id", "organisation", "kind", "subject", "occurred_on", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("=organisation", "=subject")
+    show_full_result_count = False
+    ordering = ("-id",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -92,3 +92,44 @@ class AccessLogEntry(models.Model):
         if self.pk is not None:
             raise ValueError("Access log entries are append-only.")
         super().save(*args, **kwargs)
+
+
+class OrganisationEventKind(models.TextChoices):
+    NEW_LISTING = "new_listing", _("New prepatient listed")
+    SWITCHED_AWAY = "switched_away", _("Prepatient switched to another provider")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
+    EXCLUDED = "excluded", _("Prepatient excluded")
+    REINSTATED = "reinstated", _("Prepatient reinstated")
+    DROPPED_OUT = "dropped_out", _("Prepatient dropped out")
+    DECEASED = "deceased", _("Prepatient deceased")
+    COMPLETED = "completed", _("Prepatient completed the programme")
+    SAFETY_NOTICE = "safety_notice", _("Safety notice: seek care")
+
+
+class OrganisationEvent(models.Model):
+    """An append-only feed of what an organisation must know (an outbox).
+
+    Written in the same transaction as the change it reports; read by the
+    organisation with a cursor (the id), so nothing is missed or repeated.
+    The subject is the programme ID (pseudonym), never a personnummer.
+    """
+
+    organisation = models.CharField(_("organisation"), max_length=64)
+    kind = models.CharField(_("event"), max_length=24, choices=OrganisationEventKind.choices)
+    subject = models.CharField(_("programme ID"), max_length=32)
+    occurred_on = models.DateField(_("on"))
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("recorded"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("organisation event")
+        verbose_name_plural = _("organisation events")
+        indexes = [models.Index(fields=["organisation", "id"], name="orgevent_feed")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.kind} {self.subject}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("Organisation events are append-only.")
+        super().save(*args, **kwargs)

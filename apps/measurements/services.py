@@ -27,6 +27,8 @@ from django.utils.translation import gettext_lazy
 from apps.consent.gate import consented, prepatients_for_provider
 from apps.core import clock
 from apps.core.errors import InvalidInput
+from apps.core.events import publish_to_provider
+from apps.core.models import OrganisationEventKind
 from apps.measurements import rules
 from apps.measurements.models import (
     FollowUpDue,
@@ -531,6 +533,10 @@ def _raise_notice(prepatient: Prepatient, value: Measurement) -> SafetyNotice:
         raised_at=clock.now(),
         prepatient_notified_at=clock.now() if prepatient.user_id else None,
     )
+    publish_to_provider(provider_id=prepatient.current_provider_id,
+                        kind=OrganisationEventKind.SAFETY_NOTICE, subject=prepatient.pseudonym,
+                        on=value.taken_on, measurement="hba1c", value=str(value.value),
+                        unit="mmol/mol")
     user = prepatient.user
     if user is not None and user.email:
         with translation.override("sv"):

@@ -20,6 +20,8 @@ from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.dates import age_on
 from apps.core.errors import Conflict, InvalidInput
+from apps.core.events import publish_to_provider
+from apps.core.models import OrganisationEventKind
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry import rules
@@ -350,6 +352,10 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
                                reason=ListingReason.INITIAL, actor=_user(actor))
         LifecycleEvent.objects.create(prepatient=prepatient, type=LifecycleEventType.ENROLLED,
                                       on=today, actor=_user(actor))
+        publish_to_provider(provider_id=provider.pk, kind=OrganisationEventKind.NEW_LISTING,
+                            subject=prepatient.pseudonym, on=today, reason="initial",
+                            enrolled_on=today.isoformat(),
+                            end_date=prepatient.end_date.isoformat())
         prepatient_enrolled.send(sender=Prepatient, prepatient=prepatient)
     return prepatient
 
@@ -401,6 +407,13 @@ def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = N
                                  "again tomorrow."), code="switched_today") from None
     prepatient.current_provider = provider
     prepatient.save(update_fields=["current_provider", "updated_at"])
+    publish_to_provider(provider_id=current.pk if current else None,
+                        kind=OrganisationEventKind.SWITCHED_AWAY, subject=prepatient.pseudonym,
+                        on=today)
+    publish_to_provider(provider_id=provider.pk, kind=OrganisationEventKind.NEW_LISTING,
+                        subject=prepatient.pseudonym, on=today, reason=listing.reason,
+                        enrolled_on=prepatient.enrolled_on.isoformat(),
+                        end_date=prepatient.end_date.isoformat() if prepatient.end_date else None)
     return listing
 
 
@@ -439,6 +452,8 @@ def _transition(
     locked.state = to
     locked.save(update_fields=["state", "updated_at"])
     prepatient.state = to
+    publish_to_provider(provider_id=locked.current_provider_id, kind=event,
+                        subject=locked.pseudonym, on=day, reason=reason)
     return LifecycleEvent.objects.create(prepatient=locked, type=event, on=day, reason=reason,
                                          note=note, actor=_user(actor))
 
