@@ -18,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def organisation_number(n: int) -> str:
-    body = f"55{n:07d}"
+    body = f"556{n:06d}"
     return body + str(luhn_check_digit(body))
 
 

@@ -1,7 +1,12 @@
-"""Organisation keys for the API: ``Authorization: Api-Key <prefix>.<secret>``."""
+"""Organisation keys for the API: ``Authorization: Api-Key <prefix>.<secret>``.
+
+A key belongs to one organisation, a provider or a laboratory, and carries
+scopes; ``apps.providers.permissions.HasScope`` checks them per view.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -9,9 +14,12 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.providers.models import ApiCredential
+from apps.core import clock
+from apps.providers.models import ApiCredential, Lab, Provider
 
 KEYWORD = "Api-Key"
+# ``last_used_at`` is written at most this often per key (one UPDATE, not one per call).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class OrganisationUser:
@@ -20,17 +28,42 @@ class OrganisationUser:
     is_authenticated = True
     is_anonymous = False
     is_staff = False
+    is_superuser = False
 
     def __init__(self, credential: ApiCredential) -> None:
         self.credential = credential
-        self.provider = credential.provider
+        self.provider: Provider | None = credential.provider
+        self.lab: Lab | None = credential.lab
+        self.scopes: frozenset[str] = frozenset(credential.scopes or ())
+
+    @property
+    def kind(self) -> str:
+        """``provider`` or ``lab``."""
+        return "provider" if self.provider is not None else "lab"
+
+    @property
+    def organisation(self) -> Provider | Lab:
+        return self.credential.organisation
 
     @property
     def organisation_label(self) -> str:
-        return f"provider:{self.provider.pk}"
+        """``provider:<id>`` or ``lab:<id>`` (the access log's and feeds' name for it)."""
+        return self.credential.organisation_label
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
     def __str__(self) -> str:
-        return str(self.provider)
+        return str(self.organisation)
+
+
+def _touch(credential: ApiCredential) -> None:
+    now = clock.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < (
+            LAST_USED_RESOLUTION):
+        return
+    ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
+    credential.last_used_at = now
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -41,13 +74,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = header[len(KEYWORD) + 1:].strip()
         prefix, _sep, secret = key.partition(".")
         credential = (
-            ApiCredential.objects.select_related("provider").filter(prefix=prefix).first()
+            ApiCredential.objects.select_related("provider", "lab").filter(prefix=prefix).first()
             if prefix and secret else None
         )
         if credential is None or not credential.matches(secret):
             raise exceptions.AuthenticationFailed(_("The API key is not valid."))
         if not credential.is_active:
             raise exceptions.AuthenticationFailed(_("The API key has been revoked."))
+        if credential.lab is not None and not credential.lab.is_authorized:
+            raise exceptions.AuthenticationFailed(_("The laboratory is not authorized."))
+        _touch(credential)
         return OrganisationUser(credential), credential
 
     def authenticate_header(self, request: Request) -> str:
@@ -63,5 +99,6 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <prefix>.<secret>`, issued by a caseworker.",
+            "description": "`Api-Key <prefix>.<secret>`, issued by a caseworker for one "
+                           "organisation (provider or laboratory) with scopes.",
         }

@@ -265,3 +265,18 @@ POPULATION_REGISTER_BACKEND = env.string(
 POPULATION_REGISTER_CSV = env.string("POPULATION_REGISTER_CSV") or str(
     BASE_DIR / "data" / "population_register.csv"
 )
+
+# Authorization of providers (apps.providers.registers): the registers behind the
+# automated checks, a dotted path to the backend class built with the directory
+# of its files (the demo registers by default).
+AUTHORIZATION_REGISTRY_BACKEND = env.string(
+    "AUTHORIZATION_REGISTRY_BACKEND", "apps.providers.registers.FileAuthorizationRegistry"
+)
+AUTHORIZATION_REGISTRY_DIR = env.string("AUTHORIZATION_REGISTRY_DIR") or str(
+    BASE_DIR / "data" / "authorization"
+)
+
+# API keys: each credential has its own rate limit (apps.providers.throttling).
+API_CREDENTIAL_RATE = env.string("API_CREDENTIAL_RATE", "600/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["apps.providers.throttling.CredentialRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_credential": API_CREDENTIAL_RATE}

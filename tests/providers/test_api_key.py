@@ -18,6 +18,7 @@ def test_a_key_is_stored_hashed_and_authenticates_its_organisation() -> None:
     response = client.get("/api/v1/me/")
     assert response.status_code == 200
     assert response.json()["name"] == "Hälsa AB"
+    assert response.json()["kind"] == "provider"
 
 
 @pytest.mark.parametrize("header", [None, "Api-Key nope", "Api-Key abcd.wrong"])

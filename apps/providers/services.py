@@ -1,0 +1,381 @@
+"""The providers' writers: authorization (SPEC §3.5) and API credentials.
+
+Each service validates, locks the provider (and application), writes the
+event and the cached status in one transaction, and enqueues what leaves the
+process (emails) with ``transaction.on_commit``.
+
+Transitions of ``Provider.authorization_status`` by decision:
+
+=========  =======================================  ==========
+decision   allowed from                             to
+=========  =======================================  ==========
+approve    a pending application (all declarations  authorized
+           made, the latest checks without a fail)
+reject     a pending application                    rejected
+suspend    authorized                               suspended
+reinstate  suspended                                authorized
+revoke     authorized or suspended                  revoked
+=========  =======================================  ==========
+
+An application may be made by a provider that is pending, rejected or
+revoked (authorization is open continuously); its status becomes pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.core.errors import InvalidInput
+from apps.providers.errors import (
+    AlreadyAuthorized,
+    ApplicationAlreadyPending,
+    ApplicationNotFound,
+    ApplicationNotPending,
+    ChecksFailed,
+    ChecksNotRun,
+    DecisionNotAllowed,
+    DeclarationsIncomplete,
+    ReasonRequired,
+)
+from apps.providers.models import (
+    ApiCredential,
+    ApplicationStatus,
+    AuthorizationApplication,
+    AuthorizationCheck,
+    AuthorizationDecision,
+    AuthorizationStatus,
+    CheckKind,
+    CheckResult,
+    CostCoverage,
+    DecisionKind,
+    Lab,
+    Provider,
+)
+from apps.providers.registers import AuthorizationRegistry, Party, get_authorization_registry
+
+# decision → (statuses it applies to, status after). Approve and reject act on
+# a pending application instead; the provider is then pending.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    DecisionKind.APPROVE: ((AuthorizationStatus.PENDING,), AuthorizationStatus.AUTHORIZED),
+    DecisionKind.REJECT: ((AuthorizationStatus.PENDING,), AuthorizationStatus.REJECTED),
+    DecisionKind.SUSPEND: ((AuthorizationStatus.AUTHORIZED,), AuthorizationStatus.SUSPENDED),
+    DecisionKind.REINSTATE: ((AuthorizationStatus.SUSPENDED,), AuthorizationStatus.AUTHORIZED),
+    DecisionKind.REVOKE: ((AuthorizationStatus.AUTHORIZED, AuthorizationStatus.SUSPENDED),
+                          AuthorizationStatus.REVOKED),
+}
+APPLICATION_DECISIONS = (DecisionKind.APPROVE, DecisionKind.REJECT)
+LOSES_AUTHORIZATION = (DecisionKind.SUSPEND, DecisionKind.REVOKE)
+MAY_APPLY_FROM = (AuthorizationStatus.PENDING, AuthorizationStatus.REJECTED,
+                  AuthorizationStatus.REVOKED)
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What an applicant declares (SPEC §3.5); see ``AuthorizationApplication``."""
+
+    targets_hba1c_range: bool = False
+    individualised_support: bool = False
+    voluntary_participation: bool = False
+    serves_at_least_50: bool = False
+    will_not_refuse: bool = False
+    accepts_switching_rules: bool = False
+    accepts_payment_model: bool = False
+    cost_coverage_24_months: bool = False
+    cost_coverage_by: str = ""
+    includes_medical_device: bool = False
+    medical_device_ce_marked: bool = False
+
+    @classmethod
+    def all_made(cls, *, cost_coverage_by: str = CostCoverage.OWN_CAPITAL) -> Declarations:
+        """Every declaration made, no medical device (tests and demos)."""
+        return cls(True, True, True, True, True, True, True, True, cost_coverage_by)
+
+
+def _require_reason(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ReasonRequired(fields={"reason": _("Please give a reason.")})
+    return text
+
+
+def _require_actor(actor: Any) -> Any:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise InvalidInput(_("A decision is made by a signed-in caseworker."),
+                           code="actor_required")
+    return actor
+
+
+def _locked_provider(provider: Provider) -> Provider:
+    return Provider.objects.select_for_update().get(pk=provider.pk)
+
+
+# --- Applications -----------------------------------------------------------------
+
+
+@transaction.atomic
+def authorization_apply(
+    *,
+    provider: Provider,
+    declarations: Declarations,
+    submitted_by: Any = None,
+    note: str = "",
+) -> AuthorizationApplication:
+    """Records an application; the provider's status becomes pending.
+
+    Declarations that are not made are recorded as such (the application is
+    then refused at approval, with the list); the cost-coverage source must
+    name an external financier on the provider when it says so.
+    """
+    provider = _locked_provider(provider)
+    if provider.authorization_status not in MAY_APPLY_FROM:
+        raise AlreadyAuthorized()
+    if provider.authorization_applications.filter(status=ApplicationStatus.PENDING).exists():
+        raise ApplicationAlreadyPending()
+    if declarations.cost_coverage_by not in ("", *CostCoverage.values):
+        raise InvalidInput(fields={"cost_coverage_by": _("Choose own capital or a financier.")})
+    if declarations.cost_coverage_24_months and not declarations.cost_coverage_by:
+        raise InvalidInput(fields={"cost_coverage_by": _(
+            "Say whether the costs are covered by own capital or by a financier.")})
+    if declarations.cost_coverage_by == CostCoverage.FINANCIER and not provider.has_financier:
+        raise InvalidInput(fields={"cost_coverage_by": _(
+            "Name the financier and its organisation number on the provider first.")})
+    application = AuthorizationApplication.objects.create(
+        provider=provider, submitted_at=clock.now(),
+        submitted_by=submitted_by if getattr(submitted_by, "is_authenticated", False) else None,
+        note=note.strip(), **asdict(declarations),
+    )
+    if provider.authorization_status != AuthorizationStatus.PENDING:
+        provider.authorization_status = AuthorizationStatus.PENDING
+        provider.save(update_fields=["authorization_status"])
+    return application
+
+
+def _parties(provider: Provider) -> list[Party]:
+    parties = [Party("provider", provider.name, provider.organisation_number)]
+    parties += [Party("subcontractor", item["name"], item["organisation_number"])
+                for item in provider.subcontractors]
+    parties += [Party("owner", item["name"], item.get("organisation_number", ""),
+                      item.get("birth_year")) for item in provider.owners]
+    return parties
+
+
+@transaction.atomic
+def authorization_run_checks(
+    *, application: AuthorizationApplication, registry: AuthorizationRegistry | None = None
+) -> list[AuthorizationCheck]:
+    """Runs every automated check of a pending application; returns the new rows.
+
+    Each run is kept (append-only) under the next run number; approval looks
+    at the latest run. Convictions are checked for the provider, each
+    subcontractor and each owner or beneficial owner.
+    """
+    application = (AuthorizationApplication.objects.select_for_update()
+                   .select_related("provider").get(pk=application.pk))
+    if application.status != ApplicationStatus.PENDING:
+        raise ApplicationNotPending()
+    registry = registry or get_authorization_registry()
+    provider = application.provider
+    number = provider.organisation_number
+    outcomes = [
+        (CheckKind.F_TAX, Party("provider", provider.name, number), registry.f_tax(number)),
+        (CheckKind.TAX_DEBTS, Party("provider", provider.name, number),
+         registry.tax_debts(number)),
+        (CheckKind.ANNUAL_REPORT, Party("provider", provider.name, number),
+         registry.annual_report(number)),
+        *((CheckKind.CONVICTIONS, party, registry.convictions(party))
+          for party in _parties(provider)),
+        (CheckKind.FLAGGED_SUPPLIER, Party("provider", provider.name, number),
+         registry.flagged_supplier(number)),
+    ]
+    latest = application.checks.order_by("-run").values_list("run", flat=True).first() or 0
+    now = clock.now()
+    rows = [
+        AuthorizationCheck(
+            application=application, run=latest + 1, kind=kind, subject=party.describe()[:250],
+            result=outcome.result, detail=outcome.detail[:500], source=outcome.source[:250],
+            checked_at=now,
+        )
+        for kind, party, outcome in outcomes
+    ]
+    return AuthorizationCheck.objects.bulk_create(rows)
+
+
+# --- Decisions ----------------------------------------------------------------------
+
+
+def _pending_application(provider: Provider,
+                         application: AuthorizationApplication | None) -> AuthorizationApplication:
+    applications = AuthorizationApplication.objects.select_for_update().filter(provider=provider)
+    if application is None:
+        found = applications.filter(status=ApplicationStatus.PENDING).first()
+        if found is None:
+            raise ApplicationNotPending(_("The provider has no pending application."))
+        return found
+    found = applications.filter(pk=application.pk).first()
+    if found is None:
+        raise ApplicationNotFound()
+    if found.status != ApplicationStatus.PENDING:
+        raise ApplicationNotPending()
+    return found
+
+
+def _check_approvable(application: AuthorizationApplication) -> None:
+    unmet = application.unmet_declarations()
+    if unmet:
+        fields = {name: _("Not declared.") for name in unmet}
+        raise DeclarationsIncomplete(fields=fields)
+    checks = list(application.latest_checks())
+    if not checks:
+        raise ChecksNotRun()
+    failed = [check for check in checks if check.result == CheckResult.FAIL]
+    if failed:
+        raise ChecksFailed(fields={"checks": [
+            f"{check.get_kind_display()} – {check.subject}: {check.detail}" for check in failed
+        ]})
+
+
+_PAST: dict[str, Any] = {
+    DecisionKind.APPROVE: _("approved"),
+    DecisionKind.REJECT: _("rejected"),
+    DecisionKind.SUSPEND: _("suspended"),
+    DecisionKind.REINSTATE: _("reinstated"),
+    DecisionKind.REVOKE: _("revoked"),
+}
+
+
+@transaction.atomic
+def authorization_decide(
+    *,
+    provider: Provider,
+    decision: str,
+    reason: str,
+    actor: Any,
+    application: AuthorizationApplication | None = None,
+) -> AuthorizationDecision:
+    """Records a caseworker's decision and updates the provider's status.
+
+    Approve and reject act on the provider's pending application (the one
+    given, or the pending one); the others on the provider's status. When the
+    provider loses its authorization (suspend, revoke) its current
+    prepatients are told by email after the commit that they may choose
+    another provider whatever the switching window.
+    """
+    reason = _require_reason(reason)
+    actor = _require_actor(actor)
+    if decision not in TRANSITIONS:
+        raise InvalidInput(fields={"decision": _("Unknown decision.")})
+    provider = _locked_provider(provider)
+    allowed_from, to_status = TRANSITIONS[decision]
+    if provider.authorization_status not in allowed_from:
+        raise DecisionNotAllowed(
+            _("The provider cannot be %(decision)s: its status is “%(status)s”.") % {
+                "status": provider.get_authorization_status_display(),
+                "decision": _PAST[decision],
+            },
+            code=f"cannot_{decision}",
+        )
+    if decision in APPLICATION_DECISIONS:
+        application = _pending_application(provider, application)
+        if decision == DecisionKind.APPROVE:
+            _check_approvable(application)
+        application.status = (ApplicationStatus.APPROVED if decision == DecisionKind.APPROVE
+                              else ApplicationStatus.REJECTED)
+        application.save(update_fields=["status"])
+    elif application is not None and application.provider_id != provider.pk:
+        raise ApplicationNotFound()
+    event = AuthorizationDecision.objects.create(
+        provider=provider, application=application, decision=decision,
+        from_status=provider.authorization_status, to_status=to_status, reason=reason,
+        actor=actor, at=clock.now(),
+    )
+    provider.authorization_status = to_status
+    provider.save(update_fields=["authorization_status"])
+    if decision in LOSES_AUTHORIZATION:
+        transaction.on_commit(lambda: _enqueue_notification(event.pk))
+    return event
+
+
+def _enqueue_notification(decision_id: int) -> None:
+    from apps.providers.tasks import notify_authorization_lost
+
+    notify_authorization_lost.delay(decision_id)
+
+
+def authorization_lost_recipients(provider: Provider) -> list[str]:
+    """The email addresses of the provider's current prepatients (the consent gate's list)."""
+    # The consent gate sits above providers in the dependency order: import it late.
+    from apps.consent.gate import prepatients_for_provider
+
+    emails = (prepatients_for_provider(provider).exclude(user=None).exclude(user__email="")
+              .order_by("user__email").values_list("user__email", flat=True).distinct())
+    return list(emails)
+
+
+def authorization_lost_notify(*, decision: AuthorizationDecision) -> int:
+    """Emails each current prepatient of a suspended or revoked provider that they may
+    choose another provider whatever the switching window; returns the number sent.
+
+    One message per person, so that no one sees another's address.
+    """
+    if decision.decision not in LOSES_AUTHORIZATION:
+        return 0
+    provider = decision.provider
+    recipients = authorization_lost_recipients(provider)
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = str(_("Your provider %(provider)s can no longer support you") % {
+            "provider": provider.name})
+        what = (_("has had its authorization suspended")
+                if decision.decision == DecisionKind.SUSPEND
+                else _("has had its authorization revoked"))
+        body = str(_(
+            "Hello! Your provider %(provider)s %(what)s in the programme. You may now choose "
+            "another provider, whatever the usual switching window: sign in to the programme's "
+            "website to choose one. Your measurements and your place in the programme are "
+            "kept.") % {"provider": provider.name, "what": what})
+    messages = [EmailMessage(subject, body, None, [email]) for email in recipients]
+    with get_connection() as connection:
+        return connection.send_messages(messages) or 0
+
+
+# --- API credentials ----------------------------------------------------------------
+
+
+def api_credential_issue(
+    *,
+    label: str,
+    scopes: Iterable[str],
+    provider: Provider | None = None,
+    lab: Lab | None = None,
+) -> tuple[ApiCredential, str]:
+    """Issues a key for exactly one organisation with the chosen scopes.
+
+    Returns the credential and the full key, which is shown once and never stored.
+    """
+    label = (label or "").strip()
+    if not label:
+        raise InvalidInput(fields={"label": _("Please give the key a label.")})
+    try:
+        return ApiCredential.issue(provider=provider, lab=lab, label=label, scopes=list(scopes))
+    except ValidationError as error:
+        raise InvalidInput(" ".join(error.messages), code=error.code or "invalid") from None
+
+
+def api_credential_revoke(*, credential: ApiCredential) -> ApiCredential:
+    """Revokes a key at once; revoking a revoked key changes nothing."""
+    with transaction.atomic():
+        credential = ApiCredential.objects.select_for_update().get(pk=credential.pk)
+        if credential.revoked_at is None:
+            credential.revoke()
+    return credential
