@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from apps.programs.models import Programme
@@ -10,10 +12,10 @@ from apps.programs.models import Programme
 class ProgrammeAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "start_date", "cap", "payment_per_success", "currency")
     search_fields = ("name", "code")
-    readonly_fields = ("recruitment_end", "priority_end", "max_outcome_payments",
+    readonly_fields = ("charts", "recruitment_end", "priority_end", "max_outcome_payments",
                        "evaluator_share", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("code", "name", "description")}),
+        (None, {"fields": ("code", "name", "description", "charts")}),
         (_("Time line"), {"fields": (
             "start_date", "recruitment_months", "priority_months", "recruitment_end",
             "priority_end", "cap", "programme_months", "switch_months",
@@ -35,3 +37,13 @@ class ProgrammeAdmin(admin.ModelAdmin):
         )}),
         (_("History"), {"fields": ("created_at", "updated_at")}),
     )
+
+    @admin.display(description=_("Charts"))
+    def charts(self, programme: Programme) -> str:
+        if programme.pk is None:
+            return "—"
+        try:
+            url = reverse("admin:measurements_measurement_charts", args=[programme.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">{}</a>', url, _("HbA1c and follow-up charts"))

@@ -1,0 +1,201 @@
+"""Charts for the back-office: figures from ``selectors`` shaped for chart.js and tables.
+
+Each chart is a ``ChartSpec``: the page renders it with ``json_script`` (read
+by ``static/admin/charts.js``) and the same figures as an HTML table beside
+the canvas, so the chart is never the only way to read the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.measurements import selectors
+from apps.measurements.models import MeasurementType
+from apps.programs.models import Programme
+from apps.registry.models import Prepatient
+
+CHARTS_PERMISSION = "measurements.view_measurement"
+CHARTS_URL = "admin:measurements_measurement_charts"
+CHARTS_INDEX_URL = "admin:measurements_measurement_charts_index"
+
+# Colours with at least 3:1 contrast against white (WCAG 1.4.11, graphical objects).
+SERIES = "#1f5f8b"
+TARGET = "#1e7b34"
+CARE = "#b03a2e"
+
+
+@dataclass
+class ChartSpec:
+    """What ``charts.js`` draws: chart.js type, labels, datasets and the value axis."""
+
+    kind: str  # "line" or "bar"
+    labels: list[str]
+    datasets: list[dict[str, Any]]
+    value_title: str
+    horizontal: bool = False
+    percent: bool = False
+    bounds: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": self.kind, "labels": self.labels, "datasets": self.datasets,
+            "valueTitle": self.value_title, "horizontal": self.horizontal,
+            "percent": self.percent, **self.bounds,
+        }
+
+
+def dataset(label: Any, data: list[float | None], colour: str, *, kind: str = "",
+            dashed: bool = False) -> dict[str, Any]:
+    item: dict[str, Any] = {"label": str(label), "data": data, "borderColor": colour,
+                            "backgroundColor": colour}
+    if kind:
+        item["type"] = kind
+    if dashed:
+        item.update(borderDash=[6, 4], pointRadius=0, borderWidth=2, fill=False)
+    return item
+
+
+def number(value: Decimal | float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def percent(share: float) -> float:
+    return round(share * 100, 1)
+
+
+def may_view_charts(request: HttpRequest) -> bool:
+    user: Any = request.user
+    return bool(user.is_active and user.is_staff and user.has_perm(CHARTS_PERMISSION))
+
+
+def chart_links(request: HttpRequest) -> list[tuple[str, str]]:
+    """(url, label) of each programme's charts page, for the changelists' tools."""
+    if not may_view_charts(request):
+        return []
+    return [(reverse(CHARTS_URL, args=[programme.pk]),
+             str(_("Charts: %(programme)s") % {"programme": programme.name}))
+            for programme in Programme.objects.only("pk", "name").order_by("start_date", "code")]
+
+
+def around(programme: Programme) -> dict[str, float]:
+    """A value axis that shows the target and the care threshold with some room, so
+    that small changes are not blown up to fill the chart."""
+    target = float(programme.outcome_below)
+    care = float(programme.seek_care_hba1c)
+    return {"suggestedMin": target - (care - target) / 2, "suggestedMax": care + 1}
+
+
+# --- One prepatient -----------------------------------------------------------------------
+
+
+def prepatient_hba1c_chart(prepatient: Prepatient) -> dict[str, Any]:
+    """The prepatient's HbA1c values with the outcome target and the care threshold."""
+    programme = prepatient.programme
+    points = selectors.hba1c_series(prepatient)
+    labels = [point.taken_on.isoformat() for point in points]
+    spec = ChartSpec(
+        kind="line",
+        labels=labels,
+        datasets=[
+            dataset(_("HbA1c"), [number(point.value) for point in points], SERIES),
+            dataset(_("Outcome target: below %(value)s") % {"value": programme.outcome_below},
+                    [number(programme.outcome_below)] * len(points), TARGET, dashed=True),
+            dataset(_("Seek care at %(value)s") % {"value": programme.seek_care_hba1c},
+                    [number(programme.seek_care_hba1c)] * len(points), CARE, dashed=True),
+        ],
+        value_title="HbA1c (mmol/mol)",
+        bounds=around(programme),
+    )
+    return {"points": points, "spec": spec.as_json(), "target": programme.outcome_below,
+            "seek_care": programme.seek_care_hba1c}
+
+
+# --- One programme ------------------------------------------------------------------------
+
+
+def quarter_label(figure: selectors.QuarterFigure) -> str:
+    start, end = figure.months
+    return str(_("Q%(quarter)d (months %(start)d–%(end)d)")
+               % {"quarter": figure.quarter, "start": start, "end": end})
+
+
+def programme_charts(programme: Programme) -> dict[str, Any]:
+    today = clock.today()
+    quarters = selectors.outcome_by_quarter(programme)
+    compliance = selectors.compliance_by_provider(programme, today)
+    measure = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+    measure_name = measure.name if measure is not None else programme.outcome_measure
+    labels = [quarter_label(figure) for figure in quarters]
+    median = ChartSpec(
+        kind="line", labels=labels,
+        datasets=[
+            dataset(_("Median"), [number(figure.median) for figure in quarters], SERIES),
+            dataset(_("Outcome target: below %(value)s") % {"value": programme.outcome_below},
+                    [number(programme.outcome_below)] * len(quarters), TARGET, dashed=True),
+        ],
+        value_title=f"{measure_name} ({programme.outcome_unit})",
+        bounds=around(programme) if programme.outcome_measure == selectors.HBA1C else {},
+    )
+    below = ChartSpec(
+        kind="bar", labels=labels,
+        datasets=[dataset(_("Share below the target (%)"),
+                          [percent(figure.share_below) for figure in quarters], SERIES)],
+        value_title=str(_("Share of prepatients (%)")), percent=True,
+        bounds={"min": 0, "max": 100},
+    )
+    providers = ChartSpec(
+        kind="bar", labels=[row.provider_name or str(_("(no provider)")) for row in compliance],
+        datasets=[dataset(_("Complete follow-up sets (%)"),
+                          [percent(row.share) for row in compliance], SERIES)],
+        value_title=str(_("Due dates with a complete set (%)")), horizontal=True,
+        percent=True, bounds={"min": 0, "max": 100},
+    )
+    return {
+        "today": today,
+        "measure_name": measure_name,
+        "quarters": [{"figure": figure, "label": label, "share_percent":
+                      percent(figure.share_below)} for figure, label in zip(
+                          quarters, labels, strict=True)],
+        "compliance": [{"row": row, "share_percent": percent(row.share)} for row in compliance],
+        "median_spec": median.as_json(),
+        "below_spec": below.as_json(),
+        "compliance_spec": providers.as_json(),
+    }
+
+
+def charts_view(model_admin: Any, request: HttpRequest, programme_id: int) -> HttpResponse:
+    if not may_view_charts(request):
+        raise PermissionDenied
+    programme = get_object_or_404(Programme, pk=programme_id)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Charts: %(programme)s") % {"programme": programme.name},
+        "opts": model_admin.opts,
+        "programme": programme,
+        "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+        "media": model_admin.media,
+        **programme_charts(programme),
+    }
+    return TemplateResponse(request, "admin/measurements/charts.html", context)
+
+
+def charts_index_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
+    if not may_view_charts(request):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Programme charts"),
+        "opts": model_admin.opts,
+        "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+    }
+    return TemplateResponse(request, "admin/measurements/charts_index.html", context)

@@ -1,0 +1,258 @@
+"""Readers of measurements for the back-office: the overdue list and the charts.
+
+Every figure is computed in the database (GROUP BY, a window function, a
+correlated subquery); Python only shapes the few aggregated rows it gets back.
+
+Definitions (also in docs/decisions.md):
+
+- **Quarter since enrollment** counts whole months, not days: quarter ``q``
+  holds the values taken from month ``3q`` to month ``3q + 3`` after the
+  prepatient's enrollment date (month boundaries on the enrollment's day of
+  the month). That matches the follow-up schedule (due every 3 calendar
+  months) and the outcome at 24 months = the start of quarter 8.
+- **A prepatient's value in a quarter** is their latest current (not
+  superseded) laboratory value of the programme's outcome measure taken in
+  that quarter; every prepatient counts once per quarter. Values taken
+  before the enrollment date are not in any quarter. Deceased prepatients
+  are left out, as in the evaluation.
+- **Median**: ``percentile_cont(0.5)`` on PostgreSQL; SQLite has no
+  percentile, so there the values of each quarter are fetched in order
+  (``values_list``, one number per prepatient and quarter) and the median is
+  taken in Python. Either way it is rounded to 0.01.
+- **Follow-up compliance** of a provider: of the due dates already passed
+  (``due_on < today``) of the prepatients now listed with it, the share whose
+  set is complete. For a prepatient who left (excluded, dropped out, consent
+  withdrawn) only the due dates up to the day they left count; deceased
+  prepatients are left out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, ExtractDay, ExtractMonth, ExtractYear, RowNumber
+from django.db.models.lookups import LessThan
+
+from apps.core import clock
+from apps.measurements.models import FollowUpDue, Measurement, ReporterKind
+from apps.programs.models import Programme
+from apps.registry.models import LifecycleEvent, LifecycleEventType, Prepatient, PrepatientState
+
+HBA1C = "hba1c"
+MONTHS_PER_QUARTER = 3
+CENTS = Decimal("0.01")
+LEFT_PROGRAMME = (LifecycleEventType.EXCLUDED, LifecycleEventType.DROPPED_OUT,
+                  LifecycleEventType.CONSENT_WITHDRAWN)
+STILL_COUNTING = (PrepatientState.ACTIVE, PrepatientState.COMPLETED)
+
+
+class Median(Aggregate):
+    """``percentile_cont(0.5) WITHIN GROUP (ORDER BY …)``: PostgreSQL only."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+
+def supports_median() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- Figures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarterFigure:
+    """One quarter since enrollment: prepatients with a value, median, how many below."""
+
+    quarter: int
+    n: int
+    median: Decimal | None
+    below: int
+
+    @property
+    def share_below(self) -> float:
+        return self.below / self.n if self.n else 0.0
+
+    @property
+    def months(self) -> tuple[int, int]:
+        """(from, to) months after enrollment: quarter 1 is months 3–6."""
+        return self.quarter * MONTHS_PER_QUARTER, (self.quarter + 1) * MONTHS_PER_QUARTER
+
+
+@dataclass(frozen=True)
+class ProviderCompliance:
+    provider_id: int | None
+    provider_name: str
+    due: int
+    completed: int
+
+    @property
+    def share(self) -> float:
+        return self.completed / self.due if self.due else 0.0
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    taken_on: date
+    value: Decimal
+    source: str  # a ReporterKind value
+
+    @property
+    def source_label(self) -> str:
+        return str(ReporterKind(self.source).label)
+
+
+# --- Quarters since enrollment ------------------------------------------------------------
+
+
+def quarter_since_enrollment() -> Any:
+    """Whole quarters between the prepatient's enrollment and ``taken_on``, in SQL.
+
+    Whole months = the difference in calendar months, less one when the day of
+    the month has not been reached yet; a quarter is three whole months.
+    Extract() yields numeric on PostgreSQL, hence the cast before the integer
+    division.
+    """
+    months = (
+        (ExtractYear("taken_on") - ExtractYear("prepatient__enrolled_on")) * 12
+        + ExtractMonth("taken_on") - ExtractMonth("prepatient__enrolled_on")
+        - Case(When(LessThan(ExtractDay("taken_on"), ExtractDay("prepatient__enrolled_on")),
+                    then=Value(1)), default=Value(0))
+    )
+    return Cast(months, IntegerField()) / Value(MONTHS_PER_QUARTER)
+
+
+def programme_values(programme: Programme, code: str) -> QuerySet[Measurement]:
+    """Current laboratory values of one type taken on or after enrollment."""
+    return (Measurement.objects
+            .filter(prepatient__programme=programme, prepatient__enrolled_on__isnull=False,
+                    type__code=code, reporter_kind=ReporterKind.LAB,
+                    superseded_by__isnull=True,
+                    taken_on__gte=F("prepatient__enrolled_on"))
+            .exclude(prepatient__state=PrepatientState.DECEASED))
+
+
+def latest_per_quarter(programme: Programme, code: str) -> QuerySet[Any]:
+    """Each prepatient's latest value per quarter since enrollment (one row each),
+    annotated with ``quarter``."""
+    ranked = (programme_values(programme, code)
+              .annotate(quarter=quarter_since_enrollment())
+              .annotate(rank=Window(RowNumber(),
+                                    partition_by=[F("prepatient_id"), F("quarter")],
+                                    order_by=[F("taken_on").desc(), F("pk").desc()]))
+              .filter(rank=1))
+    return (Measurement.objects.filter(pk__in=ranked.values("pk"))
+            .annotate(quarter=quarter_since_enrollment()))
+
+
+def outcome_by_quarter(programme: Programme, code: str | None = None) -> list[QuarterFigure]:
+    """Per quarter since enrollment: prepatients with a value, the median value and how
+    many are below the programme's outcome target (``programme.outcome_below``)."""
+    code = code or programme.outcome_measure
+    rows = latest_per_quarter(programme, code)
+    aggregates: dict[str, Any] = {
+        "n": Count("pk"),
+        "below": Count("pk", filter=Q(value__lt=programme.outcome_below)),
+    }
+    if supports_median():
+        aggregates["median"] = Median("value")
+    grouped = list(rows.values("quarter").annotate(**aggregates).order_by("quarter"))
+    if not supports_median():
+        medians = _medians_in_python(rows)
+        for row in grouped:
+            row["median"] = medians.get(row["quarter"])
+    return [QuarterFigure(quarter=row["quarter"], n=row["n"], below=row["below"],
+                          median=_round(row["median"])) for row in grouped]
+
+
+def hba1c_by_quarter(programme: Programme) -> list[QuarterFigure]:
+    return outcome_by_quarter(programme, HBA1C)
+
+
+def _medians_in_python(rows: QuerySet[Any]) -> dict[int, Decimal]:
+    """SQLite fallback: one ordered pass over (quarter, value), one number per
+    prepatient and quarter; no model instances are built."""
+    values: dict[int, list[Decimal]] = defaultdict(list)
+    for quarter, value in rows.order_by("quarter", "value").values_list("quarter", "value"):
+        values[quarter].append(value)
+    return {quarter: statistics.median(numbers) for quarter, numbers in values.items()}
+
+
+def _round(value: Decimal | float | None) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(CENTS)
+
+
+# --- Follow-up compliance per provider ----------------------------------------------------
+
+
+def compliance_by_provider(programme: Programme,
+                           today: date | None = None) -> list[ProviderCompliance]:
+    """Completed due dates / due dates already passed, per current provider."""
+    today = today or clock.today()
+    left_on = (LifecycleEvent.objects
+               .filter(prepatient_id=OuterRef("prepatient_id"), type__in=LEFT_PROGRAMME)
+               .order_by("-on", "-pk").values("on")[:1])
+    rows = (FollowUpDue.objects
+            .filter(prepatient__programme=programme, prepatient__enrolled_on__isnull=False,
+                    due_on__lt=today)
+            .exclude(prepatient__state__in=(PrepatientState.DECEASED,
+                                            PrepatientState.CANDIDATE))
+            .alias(left_on=Subquery(left_on))
+            .filter(Q(prepatient__state__in=STILL_COUNTING) | Q(due_on__lte=F("left_on")))
+            .values("prepatient__current_provider_id", "prepatient__current_provider__name")
+            .annotate(due=Count("pk"),
+                      completed=Count("pk", filter=Q(completed_at__isnull=False)))
+            .order_by("prepatient__current_provider__name", "prepatient__current_provider_id"))
+    return [ProviderCompliance(provider_id=row["prepatient__current_provider_id"],
+                               provider_name=row["prepatient__current_provider__name"] or "",
+                               due=row["due"], completed=row["completed"]) for row in rows]
+
+
+# --- One prepatient -----------------------------------------------------------------------
+
+
+def hba1c_series(prepatient: Prepatient, *, limit: int = 500) -> list[SeriesPoint]:
+    """The prepatient's current HbA1c values, oldest first (the latest ``limit``)."""
+    rows = (Measurement.objects
+            .filter(prepatient=prepatient, type__code=HBA1C, superseded_by__isnull=True)
+            .order_by("-taken_on", "-pk")
+            .values_list("taken_on", "value", "reporter_kind")[:limit])
+    return [SeriesPoint(taken_on=taken_on, value=value, source=source)
+            for taken_on, value, source in reversed(list(rows))]
+
+
+# --- The caseworkers' overdue list --------------------------------------------------------
+
+
+def overdue(queryset: QuerySet[FollowUpDue], today: date | None = None) -> QuerySet[FollowUpDue]:
+    """The same conditions as ``services.followups_overdue``: not complete, due date
+    passed, prepatient active."""
+    today = today or clock.today()
+    return queryset.filter(completed_at__isnull=True, due_on__lt=today,
+                           prepatient__state=PrepatientState.ACTIVE)

@@ -1,0 +1,269 @@
+"""The chart figures and the overdue list, computed in the database.
+
+Data goes through the real services: enrollment with ``prepatient_enroll``,
+values with ``measurements_record_batch`` as a laboratory reports them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from apps.core import clock
+from apps.measurements import selectors
+from apps.measurements.models import FollowUpDue
+from apps.measurements.selectors import ProviderCompliance, QuarterFigure, SeriesPoint
+from apps.measurements.services import (
+    MeasurementInput,
+    Reporter,
+    followups_overdue,
+    measurements_record_batch,
+)
+from apps.programs.models import Programme
+from apps.providers.models import Provider
+from apps.registry.models import ExclusionReason, Prepatient
+from apps.registry.services import (
+    lifecycle_exclude,
+    lifecycle_register_death,
+    prepatient_enroll,
+)
+from tests.factories import ProviderFactory
+
+pytestmark = pytest.mark.django_db
+
+ENROLL_ON = date(2026, 8, 3)
+LAB = Reporter.for_lab("x")
+_references = itertools.count(1)
+
+# One complete follow-up set (SPEC §3.2), canonical units.
+FULL_SET = (("triglycerides", "1.50", "mmol/L"), ("cholesterol_total", "5.00", "mmol/L"),
+            ("ldl", "3.00", "mmol/L"), ("hdl", "1.20", "mmol/L"), ("bmi", "27.0", "kg/m2"),
+            ("findrisc", "12", "score"))
+
+
+# --- Builders, shared with test_admin.py --------------------------------------------------
+
+
+def enroll(make_candidate: Callable[..., Prepatient],
+           provider: Provider | None = None) -> Prepatient:
+    with clock.travel_to(ENROLL_ON):
+        return prepatient_enroll(prepatient=make_candidate(),
+                                 provider=provider or ProviderFactory())
+
+
+def record(prepatient: Prepatient, taken_on: date, value: str, *, code: str = "hba1c",
+           unit: str = "mmol/mol", corrects: str = "", reporter: Reporter = LAB,
+           reported_on: date | None = None) -> str:
+    """One value as the reporter sends it; returns its source reference."""
+    reference = f"sample-{next(_references)}"
+    with clock.travel_to(reported_on or taken_on):
+        result = measurements_record_batch(
+            items=[MeasurementInput(prepatient=prepatient.pseudonym, type=code,
+                                    value=Decimal(value), unit=unit, taken_on=taken_on,
+                                    source_reference=reference, corrects=corrects)],
+            reporter=reporter,
+        )
+    assert result.committed, [item.errors for item in result.items]
+    return reference
+
+
+def full_set(prepatient: Prepatient, taken_on: date, hba1c: str = "44") -> None:
+    """Every measure of a follow-up set, taken on one day, in one batch."""
+    items = [MeasurementInput(prepatient=prepatient.pseudonym, type=code, value=Decimal(value),
+                              unit=unit, taken_on=taken_on,
+                              source_reference=f"set-{next(_references)}")
+             for code, value, unit in (("hba1c", hba1c, "mmol/mol"), *FULL_SET)]
+    with clock.travel_to(taken_on):
+        result = measurements_record_batch(items=items, reporter=LAB)
+    assert result.committed, [item.errors for item in result.items]
+
+
+def hand_computed_programme(make_candidate: Callable[..., Prepatient]) -> list[Prepatient]:
+    """Four prepatients enrolled on 2026-08-03 with known values per quarter.
+
+    Quarter 0 (2026-08-03 – 2026-11-02), each prepatient's latest lab value:
+      44, 45, 46 and 47 (p4's 43 of August is followed by 47 on 2026-11-02)
+      → n 4, median 45.5, none below 42.
+    Quarter 1 (2026-11-03 – 2027-02-02):
+      p1 41 then 39 (latest counts: 39); p2 43 corrected to 41 (41); p3 42;
+      p4 only a provider-reported 30 (not a lab value: not counted)
+      → n 3, median 41, two below 42 (39 and 41; 42 is not below).
+    Not counted anywhere: p1's lab value taken before enrollment.
+    """
+    p1, p2, p3, p4 = (enroll(make_candidate) for _ in range(4))
+    record(p1, date(2026, 7, 20), "40", reported_on=date(2026, 8, 10))  # before enrollment
+    record(p1, date(2026, 8, 10), "44")
+    record(p2, date(2026, 8, 10), "45")
+    record(p3, date(2026, 9, 1), "46")
+    record(p4, date(2026, 8, 10), "43")
+    record(p4, date(2026, 11, 2), "47")  # the last day of quarter 0
+    record(p1, date(2026, 11, 3), "41")  # the first day of quarter 1
+    record(p1, date(2026, 12, 1), "39")
+    wrong = record(p2, date(2026, 12, 1), "43")
+    record(p2, date(2026, 12, 1), "41", corrects=wrong, reported_on=date(2026, 12, 5))
+    record(p3, date(2027, 1, 15), "42")
+    record(p4, date(2026, 12, 1), "30", reporter=Reporter.for_provider(p4.current_provider))
+    return [p1, p2, p3, p4]
+
+
+# --- Quarters and the median --------------------------------------------------------------
+
+
+def test_hba1c_by_quarter_gives_the_hand_computed_median_and_share_below(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    hand_computed_programme(make_candidate)
+
+    figures = selectors.hba1c_by_quarter(programme)
+
+    assert figures == [
+        QuarterFigure(quarter=0, n=4, median=Decimal("45.50"), below=0),
+        QuarterFigure(quarter=1, n=3, median=Decimal("41.00"), below=2),
+    ]
+    assert figures[0].share_below == 0
+    assert figures[1].share_below == pytest.approx(2 / 3)
+    assert figures[1].months == (3, 6)
+
+
+def test_a_quarter_is_three_whole_months_from_the_enrollment_day(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    prepatient = enroll(make_candidate)  # 2026-08-03
+    for day, value in ((date(2026, 11, 2), "44"), (date(2026, 11, 3), "43"),
+                       (date(2027, 2, 2), "42"), (date(2027, 2, 3), "41"),
+                       (date(2028, 8, 3), "40")):
+        record(prepatient, day, value)
+
+    figures = {figure.quarter: figure.median for figure in selectors.hba1c_by_quarter(programme)}
+
+    assert figures == {0: Decimal("44.00"), 1: Decimal("42.00"), 2: Decimal("41.00"),
+                       8: Decimal("40.00")}
+
+
+def test_a_median_of_an_odd_count_is_the_middle_value(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    for value in ("47", "41", "44"):
+        record(enroll(make_candidate), date(2026, 9, 1), value)
+
+    [figure] = selectors.hba1c_by_quarter(programme)
+
+    assert (figure.n, figure.median, figure.below) == (3, Decimal("44.00"), 1)
+
+
+def test_deceased_prepatients_are_left_out_of_the_quarters(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    alive, deceased = enroll(make_candidate), enroll(make_candidate)
+    record(alive, date(2026, 9, 1), "44")
+    record(deceased, date(2026, 9, 1), "40")
+    with clock.travel_to(date(2026, 10, 1)):
+        lifecycle_register_death(prepatient=deceased, on=date(2026, 9, 20), note="Registry",
+                                 actor=None)
+
+    assert selectors.hba1c_by_quarter(programme) == [
+        QuarterFigure(quarter=0, n=1, median=Decimal("44.00"), below=0)]
+
+
+def test_no_values_give_no_quarters(programme: Programme) -> None:
+    assert selectors.hba1c_by_quarter(programme) == []
+
+
+def test_the_quarters_take_a_bounded_number_of_queries(
+    make_candidate: Callable[..., Prepatient], programme: Programme,
+    django_assert_max_num_queries: Any,
+) -> None:
+    hand_computed_programme(make_candidate)
+    with django_assert_max_num_queries(2):  # the grouped figures (+ the medians on SQLite)
+        selectors.hba1c_by_quarter(programme)
+
+
+# --- Follow-up compliance per provider ----------------------------------------------------
+
+
+def test_compliance_counts_completed_due_dates_among_those_already_due(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    # Due dates: baseline 2026-09-02 (window from enrollment), #1 2026-11-03, #2 2027-02-03.
+    alpha = ProviderFactory(name="Alfa Hälsa")
+    beta = ProviderFactory(name="Beta Vård")
+    diligent, halfway = enroll(make_candidate, alpha), enroll(make_candidate, alpha)
+    enroll(make_candidate, beta)  # idle: no values at all
+    left = enroll(make_candidate, beta)
+    deceased = enroll(make_candidate, beta)
+    full_set(diligent, date(2026, 8, 20))
+    full_set(diligent, date(2026, 10, 15))
+    full_set(halfway, date(2026, 8, 25))
+    with clock.travel_to(date(2026, 11, 10)):
+        lifecycle_exclude(prepatient=left, reason=ExclusionReason.MISSED_FOLLOWUP,
+                          on=date(2026, 9, 10))
+        lifecycle_register_death(prepatient=deceased, on=date(2026, 10, 1), note="Registry",
+                                 actor=None)
+
+    figures = selectors.compliance_by_provider(programme, today=date(2026, 11, 10))
+
+    assert figures == [
+        # diligent 2 of 2, halfway 1 of 2
+        ProviderCompliance(provider_id=alpha.pk, provider_name="Alfa Hälsa", due=4,
+                           completed=3),
+        # idle 0 of 2; left only the baseline (due before leaving); deceased not counted
+        ProviderCompliance(provider_id=beta.pk, provider_name="Beta Vård", due=3, completed=0),
+    ]
+    assert figures[0].share == pytest.approx(0.75)
+    assert figures[1].share == 0
+
+
+def test_a_due_date_counts_only_once_it_has_passed(
+    make_candidate: Callable[..., Prepatient], programme: Programme
+) -> None:
+    provider = ProviderFactory(name="Gamma")
+    enroll(make_candidate, provider)
+
+    assert selectors.compliance_by_provider(programme, today=date(2026, 9, 2)) == []
+    [figure] = selectors.compliance_by_provider(programme, today=date(2026, 9, 3))
+    assert (figure.due, figure.completed) == (1, 0)
+
+
+# --- One prepatient's series --------------------------------------------------------------
+
+
+def test_the_hba1c_series_is_the_current_values_oldest_first(
+    make_candidate: Callable[..., Prepatient]
+) -> None:
+    prepatient = enroll(make_candidate)
+    record(prepatient, date(2026, 11, 5), "43")
+    wrong = record(prepatient, date(2026, 9, 1), "46")
+    record(prepatient, date(2026, 9, 1), "45", corrects=wrong, reported_on=date(2026, 9, 2))
+    record(prepatient, date(2026, 10, 1), "5.0", code="hdl", unit="mmol/L")
+    provider = Reporter.for_provider(prepatient.current_provider)
+    record(prepatient, date(2026, 12, 1), "42", reporter=provider)
+
+    assert selectors.hba1c_series(prepatient) == [
+        SeriesPoint(taken_on=date(2026, 9, 1), value=Decimal("45.000"), source="lab"),
+        SeriesPoint(taken_on=date(2026, 11, 5), value=Decimal("43.000"), source="lab"),
+        SeriesPoint(taken_on=date(2026, 12, 1), value=Decimal("42.000"), source="provider"),
+    ]
+
+
+# --- The overdue list ---------------------------------------------------------------------
+
+
+def test_overdue_matches_the_service_that_excludes_and_reminds(
+    make_candidate: Callable[..., Prepatient]
+) -> None:
+    done, late = enroll(make_candidate), enroll(make_candidate)
+    full_set(done, date(2026, 8, 20))
+    today = date(2026, 11, 10)
+
+    with clock.travel_to(today):
+        mine = list(selectors.overdue(FollowUpDue.objects.all()).order_by("due_on", "pk"))
+        service = list(followups_overdue(today=today))
+
+    assert mine == service
+    assert [(due.prepatient_id, due.index) for due in mine] == [
+        (late.pk, 0), (done.pk, 1), (late.pk, 1)]
