@@ -287,6 +287,12 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(TWO_PLACES))
 
 
+def _plain(value: Decimal) -> str:
+    """A decimal string as the format writes it: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text if text not in ("-0",) else "0"
+
+
 def result_document(result: SettlementResult, input_bytes: bytes) -> dict[str, Any]:
     return {
         "format": RESULT_FORMAT,
@@ -303,7 +309,7 @@ def result_document(result: SettlementResult, input_bytes: bytes) -> dict[str, A
             {"id": e.id, "provider": e.provider, "result": e.result.value, "reason": e.reason,
              "deciding_sample": None if e.deciding_sample is None else {
                  "taken_on": e.deciding_sample.taken_on.isoformat(),
-                 "value": str(e.deciding_sample.value), "unit": e.deciding_sample.unit}}
+                 "value": _plain(e.deciding_sample.value), "unit": e.deciding_sample.unit}}
             for e in result.evaluations
         ],
         "total_amount": _money(result.total_amount),
@@ -319,11 +325,11 @@ def input_document(data: SettlementInput) -> dict[str, Any]:
         "programme": {
             "code": rules.code, "programme_months": rules.programme_months,
             "switch_months": rules.switch_months, "outcome_measure": rules.outcome_measure,
-            "outcome_below": str(rules.outcome_below), "outcome_unit": rules.outcome_unit,
+            "outcome_below": _plain(rules.outcome_below), "outcome_unit": rules.outcome_unit,
             "outcome_window_days": rules.outcome_window_days,
             "payment_per_success": _money(rules.payment_per_success),
-            "currency": rules.currency, "floor_share": str(rules.floor_share),
-            "ceiling_share": str(rules.ceiling_share), "min_attributed": rules.min_attributed,
+            "currency": rules.currency, "floor_share": _plain(rules.floor_share),
+            "ceiling_share": _plain(rules.ceiling_share), "min_attributed": rules.min_attributed,
         },
         "providers": [{"id": pid, "name": name} for pid, name in data.providers],
         "prepatients": [
@@ -333,7 +339,7 @@ def input_document(data: SettlementInput) -> dict[str, Any]:
              "events": [{"on": e.on.isoformat(), "type": e.type.value,
                          **({"reason": e.reason} if e.type == EventType.EXCLUDED else {})}
                         for e in p.events],
-             "measurements": [{"type": s.type, "value": str(s.value), "unit": s.unit,
+             "measurements": [{"type": s.type, "value": _plain(s.value), "unit": s.unit,
                                "taken_on": s.taken_on.isoformat(), "source": s.source}
                               for s in p.measurements]}
             for p in data.prepatients

@@ -1,0 +1,158 @@
+"""Settlement runs in the back-office: prepare, follow progress, approve, export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import DomainError
+from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
+from apps.settlements.services import payout_csv, settlement_approve, settlement_prepare
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ProviderLineInline(ReadOnlyInline):
+    model = ProviderLine
+    fields = ("provider", "attributed", "successes", "failures", "pending", "final",
+              "eligible", "paid_count", "amount")
+    readonly_fields = fields
+
+
+class PrepareForm(forms.ModelForm):
+    class Meta:
+        model = SettlementRun
+        fields = ("programme", "kind", "as_of", "corrects", "note")
+
+
+@admin.register(SettlementRun)
+class SettlementRunAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "programme", "kind", "as_of", "status", "progress",
+                    "total_amount", "prepared_by", "approved_by")
+    list_filter = ("status", "kind", "programme")
+    list_select_related = ("programme", "prepared_by", "approved_by")
+    inlines = (ProviderLineInline,)
+    form = PrepareForm
+    readonly_fields = ("status", "progress", "method", "computed_at", "total_amount",
+                       "prepared_by", "prepared_at", "approved_by", "approved_at", "error",
+                       "actions_links")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("programme", "kind", "as_of", "corrects", "note")
+        return ("programme", "kind", "as_of", "corrects", "note", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return ("programme", "kind", "as_of", "corrects", "note", *self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return  # a run is never edited; it is recomputed or corrected by an adjustment
+        run = settlement_prepare(programme=obj.programme, as_of=obj.as_of, kind=obj.kind,
+                                 corrects=obj.corrects, note=obj.note,
+                                 prepared_by=request.user)
+        obj.pk = run.pk
+
+    @admin.display(description=_("Actions"))
+    def actions_links(self, run: SettlementRun) -> str:
+        links = []
+        if run.status == RunStatus.COMPUTED:
+            links.append(format_html('<a class="button" href="{}">{}</a>',
+                                     reverse("admin:settlements_settlementrun_approve",
+                                             args=[run.pk]), _("Approve")))
+        if run.status == RunStatus.APPROVED:
+            links.append(format_html('<a class="button" href="{}">{}</a>',
+                                     reverse("admin:settlements_settlementrun_payout",
+                                             args=[run.pk]), _("Payout file (CSV)")))
+        return format_html(" ".join(["{}"] * len(links)), *links) if links else "—"
+
+    def get_urls(self) -> list[Any]:
+        extra = [
+            path("<int:pk>/approve/", self.admin_site.admin_view(self.approve_view),
+                 name="settlements_settlementrun_approve"),
+            path("<int:pk>/payout.csv", self.admin_site.admin_view(self.payout_view),
+                 name="settlements_settlementrun_payout"),
+        ]
+        return extra + super().get_urls()
+
+    def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.has_perm("settlements.approve_settlementrun"):
+            raise PermissionDenied
+        run = get_object_or_404(SettlementRun, pk=pk)
+        back = reverse("admin:settlements_settlementrun_change", args=[pk])
+        if request.method != "POST":
+            return self.render_confirmation(request, run)
+        try:
+            settlement_approve(run=run, approver=request.user,
+                               accept_budget_overrun=bool(request.POST.get("accept_overrun")))
+        except DomainError as error:
+            self.message_user(request, str(error.message), messages.ERROR)
+        else:
+            self.message_user(request, _("The run is approved."), messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def render_confirmation(self, request: HttpRequest, run: SettlementRun) -> HttpResponse:
+        from django.template.response import TemplateResponse
+
+        context = {**self.admin_site.each_context(request), "run": run, "opts": self.opts,
+                   "title": _("Approve settlement run")}
+        return TemplateResponse(request, "admin/settlements/approve.html", context)
+
+    def payout_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.has_perm("settlements.view_settlementrun"):
+            raise PermissionDenied
+        run = get_object_or_404(SettlementRun, pk=pk)
+        try:
+            body = payout_csv(run)
+        except DomainError as error:
+            self.message_user(request, str(error.message), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:settlements_settlementrun_change",
+                                                args=[pk]))
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="payout-{run.reference}.csv"'
+        return response
+
+
+@admin.register(PrepatientLine)
+class PrepatientLineAdmin(admin.ModelAdmin):
+    """Each prepatient's result, the rule applied and the deciding sample."""
+
+    list_display = ("pseudonym", "run", "provider", "result", "reason", "end_date",
+                    "deciding_taken_on", "deciding_value", "deciding_unit")
+    list_filter = ("result", "run")
+    search_fields = ("=pseudonym",)
+    list_select_related = ("run", "provider")
+    show_full_result_count = False
+    raw_id_fields = ("run", "prepatient", "deciding_measurement")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

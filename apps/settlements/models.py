@@ -1,0 +1,145 @@
+"""Settlement runs and their lines.
+
+A run is prepared by one caseworker, computed by a Celery task, and approved
+by another. Once approved, the run and its lines cannot change: database
+triggers refuse UPDATE and DELETE (see migration 0002). Corrections are new
+adjustment runs linked to the run they correct.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.measurements.models import Measurement
+from apps.programs.models import Programme
+from apps.providers.models import Provider
+from apps.registry.models import Prepatient
+
+
+class RunKind(models.TextChoices):
+    PROVISIONAL = "provisional", _("Provisional (forecast)")
+    FINAL = "final", _("Final")
+    ADJUSTMENT = "adjustment", _("Adjustment of an approved run")
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    COMPUTING = "computing", _("Computing")
+    COMPUTED = "computed", _("Computed, awaiting approval")
+    APPROVED = "approved", _("Approved")
+    FAILED = "failed", _("Failed")
+
+
+class SettlementRun(models.Model):
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"),
+                                  on_delete=models.PROTECT, related_name="settlement_runs")
+    kind = models.CharField(_("kind"), max_length=12, choices=RunKind.choices)
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=12, choices=RunStatus.choices,
+                              default=RunStatus.QUEUED)
+    corrects = models.ForeignKey("self", verbose_name=_("corrects run"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="adjustments")
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("prepared by"),
+                                    on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField(_("prepared"), default=clock.now)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved by"),
+                                    null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    computed_at = models.DateTimeField(_("computed"), null=True, blank=True)
+    method = models.CharField(_("computed by"), max_length=16, blank=True)
+    total_amount = models.DecimalField(_("total amount"), max_digits=15, decimal_places=2,
+                                       null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("settlement run")
+        verbose_name_plural = _("settlement runs")
+        ordering = ("-prepared_at",)
+        permissions = [("approve_settlementrun", _("Can approve settlement runs"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("prepared_by")),
+                name="settlement_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved")
+                | (Q(approved_by__isnull=False) & Q(approved_at__isnull=False)),
+                name="settlement_approved_has_approver",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="adjustment", corrects__isnull=False)
+                | (~Q(kind="adjustment") & Q(corrects__isnull=True)),
+                name="settlement_adjustment_links_its_run",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.as_of} #{self.pk}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.programme.code}-{self.as_of:%Y%m%d}-{self.pk}"
+
+
+class ProviderLine(models.Model):
+    run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
+                            related_name="provider_lines")
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT,
+                                 related_name="+")
+    attributed = models.PositiveIntegerField(_("attributed"))
+    successes = models.PositiveIntegerField(_("successes"))
+    failures = models.PositiveIntegerField(_("failures"))
+    pending = models.PositiveIntegerField(_("pending"))
+    final = models.BooleanField(_("final"))
+    eligible = models.BooleanField(_("eligible"))
+    paid_count = models.PositiveIntegerField(_("paid count"))
+    amount = models.DecimalField(_("amount"), max_digits=15, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("provider line")
+        verbose_name_plural = _("provider lines")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "provider"], name="provider_line_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="provider_line_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.amount}"
+
+
+class PrepatientLine(models.Model):
+    run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
+                            related_name="prepatient_lines")
+    prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
+                                   on_delete=models.PROTECT, related_name="+")
+    pseudonym = models.CharField(_("programme ID"), max_length=16)
+    provider = models.ForeignKey(Provider, verbose_name=_("attributed to"), null=True,
+                                 blank=True, on_delete=models.PROTECT, related_name="+")
+    result = models.CharField(_("result"), max_length=10)
+    reason = models.CharField(_("reason"), max_length=64)
+    end_date = models.DateField(_("end date"))
+    deciding_measurement = models.ForeignKey(Measurement, verbose_name=_("deciding sample"),
+                                             null=True, blank=True, on_delete=models.PROTECT,
+                                             related_name="+")
+    deciding_taken_on = models.DateField(_("sample taken"), null=True, blank=True)
+    deciding_value = models.DecimalField(_("sample value"), max_digits=10, decimal_places=3,
+                                         null=True, blank=True)
+    deciding_unit = models.CharField(_("sample unit"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("prepatient line")
+        verbose_name_plural = _("prepatient lines")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "prepatient"], name="prepatient_line_unique"),
+        ]
+        indexes = [models.Index(fields=["run", "provider", "result"], name="line_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym}: {self.result} ({self.reason})"

@@ -1,0 +1,203 @@
+"""Settlement runs: prepare, compute (a Celery task), approve with four eyes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.core.errors import Conflict, InvalidInput, PermissionDenied
+from apps.programs.models import Programme
+from apps.providers.models import Provider
+from apps.settlements import rules
+from apps.settlements.export import programme_rules, provider_key, settlement_input
+from apps.settlements.interchange import recompute
+from apps.settlements.models import (
+    PrepatientLine,
+    ProviderLine,
+    RunKind,
+    RunStatus,
+    SettlementRun,
+)
+
+
+class FourEyesRequired(PermissionDenied):
+    code = "four_eyes_required"
+    default_message = _("A run must be approved by another caseworker than the one who "
+                        "prepared it.")
+
+
+class RunNotApprovable(Conflict):
+    code = "run_not_approvable"
+
+
+class BudgetExceeded(Conflict):
+    code = "budget_exceeded"
+
+
+def settlement_prepare(*, programme: Programme, as_of: date, kind: RunKind | str,
+                       prepared_by: Any, corrects: SettlementRun | None = None,
+                       note: str = "") -> SettlementRun:
+    """Creates a run and queues its computation after commit."""
+    from apps.settlements.tasks import compute_run
+
+    if kind == RunKind.ADJUSTMENT and (corrects is None or corrects.status != RunStatus.APPROVED):
+        raise InvalidInput(fields={"corrects": _("An adjustment corrects an approved run.")})
+    if kind != RunKind.ADJUSTMENT and corrects is not None:
+        raise InvalidInput(fields={"corrects": _("Only an adjustment corrects a run.")})
+    if as_of > clock.today():
+        raise InvalidInput(fields={"as_of": _("The date is in the future.")})
+    with transaction.atomic():
+        run = SettlementRun.objects.create(
+            programme=programme, kind=kind, as_of=as_of, corrects=corrects,
+            prepared_by=prepared_by, prepared_at=clock.now(), note=note,
+        )
+        transaction.on_commit(lambda: compute_run.delay(run.pk))
+    return run
+
+
+def _set_progress(run: SettlementRun, progress: int, **fields: Any) -> None:
+    SettlementRun.objects.filter(pk=run.pk).update(progress=progress, **fields)
+
+
+def settlement_compute(*, run_id: int) -> SettlementRun:
+    """Computes (or recomputes after a crash) a run's lines; idempotent.
+
+    The lines are replaced in one transaction, so a crash leaves either the
+    old lines or the new, and a second run of the task gives the same lines.
+    """
+    run = SettlementRun.objects.select_related("programme").get(pk=run_id)
+    if run.status == RunStatus.APPROVED:
+        return run
+    _set_progress(run, 5, status=RunStatus.COMPUTING, error="")
+    try:
+        with transaction.atomic():
+            SettlementRun.objects.select_for_update().get(pk=run.pk)
+            PrepatientLine.objects.filter(run=run).delete()
+            ProviderLine.objects.filter(run=run).delete()
+            method = _evaluate(run)
+            _set_progress(run, 70)
+            total = _settle_providers(run)
+            SettlementRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.COMPUTED, progress=100, computed_at=clock.now(),
+                method=method, total_amount=total)
+    except Exception as error:
+        SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED,
+                                                       error=f"{type(error).__name__}: {error}")
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _evaluate(run: SettlementRun) -> str:
+    if connection.vendor == "postgresql":
+        from apps.settlements.dbpath import evaluate_in_sql
+
+        evaluate_in_sql(run_id=run.pk, programme=run.programme, as_of=run.as_of)
+        return "sql"
+    # SQLite (a first run on a laptop): the same rules through the exported input.
+    data = settlement_input(run.programme, run.as_of)
+    result = recompute(data)
+    ids = dict(run.programme.prepatients.filter(enrolled_on__isnull=False)
+               .values_list("pseudonym", "id"))
+    PrepatientLine.objects.bulk_create([
+        PrepatientLine(
+            run=run, prepatient_id=ids[e.id], pseudonym=e.id,
+            provider_id=int(e.provider[1:]) if e.provider else None,
+            result=e.result.value, reason=e.reason, end_date=e.end_date or run.as_of,
+            deciding_measurement_id=(int(e.deciding_sample.reference)
+                                     if e.deciding_sample else None),
+            deciding_taken_on=e.deciding_sample.taken_on if e.deciding_sample else None,
+            deciding_value=e.deciding_sample.value if e.deciding_sample else None,
+            deciding_unit=e.deciding_sample.unit if e.deciding_sample else "",
+        ) for e in result.evaluations
+    ], batch_size=5000)
+    return "rules"
+
+
+def _settle_providers(run: SettlementRun) -> Decimal:
+    """One line per provider from the prepatient lines (aggregated in SQL)."""
+    programme_rule = programme_rules(run.programme)
+    counts = {row["provider_id"]: row for row in PrepatientLine.objects.filter(
+        run=run, provider__isnull=False).values("provider_id").annotate(
+            successes=Count("id", filter=Q(result="success")),
+            failures=Count("id", filter=Q(result="failure")),
+            pending=Count("id", filter=Q(result="pending")),
+        )}
+    listed = set(Provider.objects.filter(
+        listings__prepatient__programme=run.programme,
+        listings__valid_from__lte=run.as_of).values_list("id", flat=True).distinct())
+    lines = []
+    for provider_id in sorted(listed | set(counts)):
+        row = counts.get(provider_id, {"successes": 0, "failures": 0, "pending": 0})
+        settled = rules.settle_counts(provider_key(provider_id), successes=row["successes"],
+                                      failures=row["failures"], pending=row["pending"],
+                                      rules=programme_rule)
+        lines.append(ProviderLine(
+            run=run, provider_id=provider_id, attributed=settled.attributed,
+            successes=settled.successes, failures=settled.failures, pending=settled.pending,
+            final=settled.final, eligible=settled.eligible, paid_count=settled.paid_count,
+            amount=settled.amount))
+    ProviderLine.objects.bulk_create(lines)
+    return sum((line.amount for line in lines), Decimal("0.00"))
+
+
+def committed_amount(programme: Programme) -> Decimal:
+    """What approved final and adjustment runs commit (an adjustment replaces its run)."""
+    approved = SettlementRun.objects.filter(programme=programme, status=RunStatus.APPROVED,
+                                            kind__in=[RunKind.FINAL, RunKind.ADJUSTMENT])
+    replaced = set(approved.filter(kind=RunKind.ADJUSTMENT).values_list("corrects_id",
+                                                                         flat=True))
+    total = approved.exclude(pk__in=replaced).aggregate(total=Sum("total_amount"))["total"]
+    return total or Decimal("0.00")
+
+
+@transaction.atomic
+def settlement_approve(*, run: SettlementRun, approver: Any,
+                       accept_budget_overrun: bool = False) -> SettlementRun:
+    """The second pair of eyes: never the person who prepared the run."""
+    run = SettlementRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
+    if not getattr(approver, "is_authenticated", False) or approver.pk == run.prepared_by_id:
+        raise FourEyesRequired()
+    if run.status != RunStatus.COMPUTED:
+        raise RunNotApprovable(_("Only a computed run awaiting approval can be approved."))
+    if run.kind == RunKind.PROVISIONAL:
+        raise RunNotApprovable(_("A provisional run is a forecast and is not approved."))
+    if run.kind == RunKind.FINAL and run.provider_lines.filter(final=False).exists():
+        raise RunNotApprovable(_("Some providers still have prepatients awaiting evaluation; "
+                                 "a final run needs every attributed prepatient evaluated."))
+    after = committed_amount(run.programme) + (run.total_amount or Decimal("0"))
+    if run.corrects is not None:
+        after -= run.corrects.total_amount or Decimal("0")
+    if after > run.programme.budget_authorization and not accept_budget_overrun:
+        raise BudgetExceeded(_("Approving would commit %(after)s, above the budget "
+                               "authorization of %(budget)s.")
+                             % {"after": after, "budget": run.programme.budget_authorization})
+    run.status = RunStatus.APPROVED
+    run.approved_by = approver
+    run.approved_at = clock.now()
+    run.save(update_fields=["status", "approved_by", "approved_at"])
+    return run
+
+
+def payout_csv(run: SettlementRun) -> str:
+    """The finance system's file: one row per provider with an amount, and a checksum."""
+    if run.status != RunStatus.APPROVED:
+        raise RunNotApprovable(_("Only approved runs are paid out."))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["provider", "organisation_number", "amount", "currency", "run_reference"])
+    for line in run.provider_lines.select_related("provider").order_by("provider_id"):
+        writer.writerow([line.provider.name, line.provider.organisation_number,
+                         f"{line.amount:.2f}", run.programme.currency, run.reference])
+    body = buffer.getvalue()
+    checksum = hashlib.sha256(body.encode()).hexdigest()
+    return f"{body}# sha256 {checksum}\n"

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from apps.core import clock
+from apps.registry.services import prepatient_enroll
+from apps.settlements.models import (
+    PrepatientLine,
+    ProviderLine,
+    RunKind,
+    RunStatus,
+    SettlementRun,
+)
+from apps.settlements.services import (
+    BudgetExceeded,
+    FourEyesRequired,
+    RunNotApprovable,
+    payout_csv,
+    settlement_approve,
+    settlement_compute,
+    settlement_prepare,
+)
+from tests.factories import ProviderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = date(2026, 12, 1)
+
+
+@pytest.fixture
+def computed(make_candidate, programme):
+    provider = ProviderFactory()
+    with clock.travel_to(date(2026, 8, 3)):
+        prepatient_enroll(prepatient=make_candidate(), provider=provider)
+    with clock.travel_to(AS_OF):
+        run = settlement_prepare(programme=programme, as_of=AS_OF, kind=RunKind.FINAL,
+                                 prepared_by=UserFactory(username="preparer"))
+        return settlement_compute(run_id=run.pk)
+
+
+def test_the_person_who_prepared_a_run_cannot_approve_it(computed) -> None:
+    with pytest.raises(FourEyesRequired):
+        settlement_approve(run=computed, approver=computed.prepared_by)
+    computed.refresh_from_db()
+    assert computed.status == RunStatus.COMPUTED
+
+
+def test_the_database_refuses_an_approver_who_prepared_the_run(computed) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SettlementRun.objects.filter(pk=computed.pk).update(
+            approved_by=computed.prepared_by, approved_at=clock.now())
+
+
+def test_a_second_caseworker_approves_and_the_run_is_then_immutable(computed) -> None:
+    approved = settlement_approve(run=computed, approver=UserFactory(username="second"))
+    assert approved.status == RunStatus.APPROVED
+    line = PrepatientLine.objects.get(run=approved)
+    line.result = "success"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        line.save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProviderLine.objects.filter(run=approved).update(amount=1_000_000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrepatientLine.objects.filter(run=approved).delete()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SettlementRun.objects.filter(pk=approved.pk).update(note="changed")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrepatientLine.objects.create(run=approved, prepatient=line.prepatient, pseudonym="x",
+                                      result="success", reason="below_target",
+                                      end_date=line.end_date)
+    assert settlement_compute(run_id=approved.pk).status == RunStatus.APPROVED
+
+
+def test_corrections_are_adjustment_runs_linked_to_the_approved_run(computed,
+                                                                    programme) -> None:
+    approved = settlement_approve(run=computed, approver=UserFactory(username="second"))
+    with clock.travel_to(AS_OF):
+        adjustment = settlement_prepare(programme=programme, as_of=AS_OF,
+                                        kind=RunKind.ADJUSTMENT, corrects=approved,
+                                        prepared_by=UserFactory(username="third"))
+    assert adjustment.corrects == approved
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SettlementRun.objects.create(programme=programme, kind=RunKind.ADJUSTMENT, as_of=AS_OF,
+                                     prepared_by=UserFactory(username="fourth"))
+
+
+def test_provisional_runs_are_forecasts_and_never_approved(computed, programme) -> None:
+    with clock.travel_to(AS_OF):
+        run = settlement_prepare(programme=programme, as_of=AS_OF, kind=RunKind.PROVISIONAL,
+                                 prepared_by=UserFactory(username="p"))
+        run = settlement_compute(run_id=run.pk)
+    with pytest.raises(RunNotApprovable):
+        settlement_approve(run=run, approver=UserFactory(username="q"))
+
+
+def test_a_final_run_needs_every_attributed_prepatient_evaluated(make_candidate,
+                                                                programme) -> None:
+    provider = ProviderFactory()
+    with clock.travel_to(date(2026, 8, 3)):
+        prepatient_enroll(prepatient=make_candidate(), provider=provider)
+    from apps.measurements.models import FollowUpDue
+
+    FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
+    with clock.travel_to(AS_OF):
+        run = settlement_prepare(programme=programme, as_of=AS_OF, kind=RunKind.FINAL,
+                                 prepared_by=UserFactory(username="p"))
+        run = settlement_compute(run_id=run.pk)
+    assert PrepatientLine.objects.get(run=run).result == "pending"
+    with pytest.raises(RunNotApprovable):
+        settlement_approve(run=run, approver=UserFactory(username="q"))
+
+
+def test_approval_warns_before_the_budget_would_be_exceeded(computed, programme) -> None:
+    programme.budget_authorization = 0
+    programme.save()
+    SettlementRun.objects.filter(pk=computed.pk).update(total_amount=47000)
+    computed.refresh_from_db()
+    with pytest.raises(BudgetExceeded):
+        settlement_approve(run=computed, approver=UserFactory(username="second"))
+    approved = settlement_approve(run=computed, approver=UserFactory(username="second"),
+                                  accept_budget_overrun=True)
+    assert approved.status == RunStatus.APPROVED
+
+
+def test_the_payout_file_has_a_row_per_provider_and_a_checksum(computed) -> None:
+    with pytest.raises(RunNotApprovable):
+        payout_csv(computed)
+    approved = settlement_approve(run=computed, approver=UserFactory(username="second"))
+    text = payout_csv(approved)
+    rows = text.splitlines()
+    assert rows[0] == "provider,organisation_number,amount,currency,run_reference"
+    assert rows[1].endswith(f",0.00,SEK,{approved.reference}")
+    import hashlib
+
+    body = "\n".join(rows[:-1]) + "\n"
+    assert rows[-1] == f"# sha256 {hashlib.sha256(body.encode()).hexdigest()}"
+
+
+def test_the_admin_cannot_change_an_approved_line_or_approve_ones_own_run(
+    computed, client, settings,
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    settings.STAFF_MFA_REQUIRED = False
+    preparer = computed.prepared_by
+    preparer.is_staff = True
+    preparer.save()
+    preparer.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="settlements"))
+    client.force_login(preparer)
+    response = client.post(f"/admin/settlements/settlementrun/{computed.pk}/approve/")
+    assert response.status_code == 302
+    computed.refresh_from_db()
+    assert computed.status == RunStatus.COMPUTED
+    approved = settlement_approve(run=computed, approver=UserFactory(username="second"))
+    line = PrepatientLine.objects.get(run=approved)
+    before = (line.result, line.reason)
+    change = client.post(f"/admin/settlements/prepatientline/{line.pk}/change/",
+                         {"result": "success", "reason": "below_target"})
+    assert change.status_code == 403
+    line.refresh_from_db()
+    assert (line.result, line.reason) == before
+    assert client.get(f"/admin/settlements/settlementrun/{approved.pk}/payout.csv"
+                      ).status_code == 200
