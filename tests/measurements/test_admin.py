@@ -284,7 +284,8 @@ def test_a_caseworker_edits_a_type_s_names_and_range_but_not_its_code(
     }
     for index, unit in enumerate(units):
         data.update({f"units-{index}-id": str(unit.pk), f"units-{index}-type": str(hba1c.pk),
-                     f"units-{index}-unit": unit.unit, f"units-{index}-subtract": str(unit.subtract),
+                     f"units-{index}-unit": unit.unit,
+                     f"units-{index}-subtract": str(unit.subtract),
                      f"units-{index}-multiply": str(unit.multiply)})
     response = caseworker_client.post(
         reverse("admin:measurements_measurementtype_change", args=[hba1c.pk]), data)
