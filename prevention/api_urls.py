@@ -2,9 +2,32 @@
 
 from django.urls import path
 
-from apps.providers.api import WhoAmIView
+from apps.providers.api import (
+    DashboardView,
+    EventsView,
+    LabResultsView,
+    MeasurementUploadView,
+    OverdueView,
+    PrepatientDetailView,
+    PrepatientListView,
+    PrepatientMeasurementsView,
+    ReferralResultView,
+    WhoAmIView,
+)
 
 app_name = "api-v1"
 urlpatterns = [
     path("me/", WhoAmIView.as_view(), name="me"),
+    # Providers
+    path("prepatients/", PrepatientListView.as_view(), name="prepatients"),
+    path("prepatients/<str:pseudonym>/", PrepatientDetailView.as_view(), name="prepatient"),
+    path("prepatients/<str:pseudonym>/measurements/", PrepatientMeasurementsView.as_view(),
+         name="prepatient-measurements"),
+    path("measurements/", MeasurementUploadView.as_view(), name="measurements"),
+    path("events/", EventsView.as_view(), name="events"),
+    path("overdue/", OverdueView.as_view(), name="overdue"),
+    path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    # Laboratories
+    path("lab/referral-results/", ReferralResultView.as_view(), name="lab-referral-results"),
+    path("lab/results/", LabResultsView.as_view(), name="lab-results"),
 ]

@@ -147,6 +147,9 @@ def _allowed_prepatients(reporter: Reporter, pseudonyms: Iterable[str]) -> dict[
     base: QuerySet[Prepatient]
     if reporter.provider is not None:
         base = prepatients_for_provider(reporter.provider)
+    elif reporter.kind == ReporterKind.LAB:
+        # Follow-up results are for enrolled people; inclusion samples come by referral code.
+        base = consented().filter(enrolled_on__isnull=False)
     else:
         base = consented()
     rows = base.filter(pseudonym__in=set(pseudonyms)).select_related("programme")

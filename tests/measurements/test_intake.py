@@ -173,3 +173,11 @@ def test_bmi_is_derived_from_weight_and_the_latest_height(enrolled, provider) ->
     bmi = Measurement.objects.get(type__code="bmi")
     assert bmi.value == Decimal("27.0")
     assert (bmi.reporter_kind, bmi.source_reference) == ("derived", "w#bmi")
+
+
+def test_a_lab_reports_follow_up_values_only_for_enrolled_prepatients(make_candidate) -> None:
+    with clock.travel_to(DAY):
+        candidate = make_candidate()
+        result = measurements_record_batch(items=[item(candidate)],
+                                           reporter=Reporter.for_lab("lab"))
+    assert "prepatient" in result.items[0].errors
