@@ -14,6 +14,7 @@ from apps.providers.api import (
     ReferralResultView,
     WhoAmIView,
 )
+from apps.settlements.api import SettlementLinesView, SettlementListView
 
 app_name = "api-v1"
 urlpatterns = [
@@ -27,6 +28,9 @@ urlpatterns = [
     path("events/", EventsView.as_view(), name="events"),
     path("overdue/", OverdueView.as_view(), name="overdue"),
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("settlements/", SettlementListView.as_view(), name="settlements"),
+    path("settlements/<str:run_id>/lines/", SettlementLinesView.as_view(),
+         name="settlement-lines"),
     # Laboratories
     path("lab/referral-results/", ReferralResultView.as_view(), name="lab-referral-results"),
     path("lab/results/", LabResultsView.as_view(), name="lab-results"),

@@ -20,6 +20,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/dashboard/"),
     ("post", "/api/v1/lab/referral-results/"),
     ("post", "/api/v1/lab/results/"),
+    ("get", "/api/v1/settlements/"),
+    ("get", "/api/v1/settlements/{run_id}/lines/"),
 }
 
 
