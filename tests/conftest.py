@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -13,9 +14,29 @@ from tests.factories import UserFactory
 pytest_plugins = ["tests.registry.builders"]
 
 
+def ensure_reference_data() -> None:
+    """The rows the data migrations create (the programme, the measurement types).
+
+    A transactional test ends with a flush that removes them; tests that run
+    after one call this to put them back exactly as the migrations make them.
+    """
+    from django.apps import apps
+
+    from apps.measurements.models import MeasurementType
+    from apps.programs.models import Programme
+
+    if not Programme.objects.filter(code="prediabetes-2026").exists():
+        importlib.import_module("apps.programs.migrations.0002_prediabetes_programme").create(
+            apps, None)
+    if not MeasurementType.objects.exists():
+        importlib.import_module("apps.measurements.migrations.0002_measurement_types").create(
+            apps, None)
+
+
 @pytest.fixture
 def demo(db: Any) -> None:
     """The demo data exactly as `make run` loads it."""
+    ensure_reference_data()
     call_command("load_demo", verbosity=0)
 
 

@@ -30,6 +30,9 @@ def personnummer(born: date, serial: int, *, male: bool) -> str:
 
 @pytest.fixture
 def programme(db: Any) -> Programme:
+    from tests.conftest import ensure_reference_data
+
+    ensure_reference_data()
     return Programme.objects.get(code="prediabetes-2026")
 
 

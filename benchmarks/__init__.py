@@ -1,0 +1,1 @@
+"""Performance scenarios with a documented command (see README.md): ``make bench``."""

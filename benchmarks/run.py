@@ -1,0 +1,115 @@
+"""Runs the benchmarks on a dedicated PostgreSQL database (``make bench``).
+
+    .venv/bin/python benchmarks/run.py [--prepatients 30000] [--seed 1]
+                                       [--database-url postgres://…] [--workers 2]
+
+The server comes from ``--database-url`` or ``DATABASE_URL``; the database named
+there is only used to connect. The benchmark drops and recreates the database
+``prevention_bench`` on that server (the role needs CREATEDB), migrates it and
+works only there, so development and test data are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE = "prevention_bench"
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prepatients", type=int, default=30_000,
+                        help="prepatients in the synthetic programme (default 30000)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL URL naming the server (default: $DATABASE_URL)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="generator processes (default 2)")
+    parser.add_argument("--intake-values", type=int, default=None,
+                        help="values in the bulk-intake comparison "
+                             "(default 100000, fewer for small programmes)")
+    args = parser.parse_args(argv)
+    if args.prepatients < 1 or args.workers < 1:
+        parser.error("--prepatients and --workers must be at least 1")
+    return args
+
+
+def bench_url(url: str) -> str:
+    """The same server and credentials, with the benchmark's own database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DATABASE}", "", ""))
+
+
+def recreate_database(url: str) -> None:
+    """Drops and creates ``prevention_bench``, connecting through another database."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    maintenance = parts.path.lstrip("/")
+    if not maintenance or maintenance == BENCH_DATABASE:
+        maintenance = "postgres"
+    conninfo = urlunsplit(("postgresql", parts.netloc, f"/{maintenance}", parts.query, ""))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        name = sql.Identifier(BENCH_DATABASE)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def configure_django(url: str) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    # The script's own folder would shadow packages (benchmarks/measurements.py).
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [entry for entry in sys.path if entry != here]
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "prevention.settings.test"  # fixed keys, eager tasks
+    os.environ["DEBUG"] = "false"  # no query log kept in memory
+    os.environ["CONN_MAX_AGE"] = "0"
+    import django
+
+    django.setup()
+    # One INFO line per safety notice would bury the figures.
+    logging.getLogger("apps").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    url = args.database_url or os.environ.get("DATABASE_URL", "")
+    if urlsplit(url).scheme not in POSTGRES_SCHEMES:
+        print("The benchmarks need PostgreSQL: set DATABASE_URL=postgres://user:password@host:"
+              "5432/dbname or pass --database-url (the role needs CREATEDB).", file=sys.stderr)
+        return 2
+    target = bench_url(url)
+    print(f"Recreating the database {BENCH_DATABASE} on {urlsplit(url).hostname}…", flush=True)
+    recreate_database(url)
+    configure_django(target)
+
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"Migrated in {time.perf_counter() - started:.1f}s", flush=True)
+
+    from benchmarks.measurements import report, run_scenario
+
+    intake_values = args.intake_values or min(100_000, 40 * args.prepatients)
+    result = run_scenario(prepatients=args.prepatients, seed=args.seed, workers=args.workers,
+                          intake_values=intake_values,
+                          out=lambda line: print(line, flush=True))
+    print()
+    print(report(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
