@@ -63,7 +63,7 @@ def _snapshot(summary: SimulationSummary) -> dict[str, Any]:
         last = (Measurement.objects.filter(prepatient=prepatient, type__code="hba1c",
                                            reporter_kind="lab")
                 .order_by("-taken_on").first())
-        assert last is not None
+        assert last is not None and prepatient.end_date is not None
         assert abs((last.taken_on - prepatient.end_date).days) <= 30
         final_hba1c.append(last.value)
     return {
@@ -179,7 +179,7 @@ def test_the_same_seed_gives_the_same_programme_in_a_fresh_database(
 def test_the_command_prints_progress_and_a_summary() -> None:
     out = StringIO()
     call_command("simulate_programme", "--prepatients", "12", "--seed", "3",
-                 "--until", "2026-08-31", stdout=out)
+                 "--until", "2026-08-31", "--workers", "1", stdout=out)
     text = out.getvalue()
     assert "2026-08" in text  # a line per simulated month
     assert "Synthetic programme created." in text
