@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "prevention_bench"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "prevention_bench")
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 
@@ -37,6 +37,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--intake-values", type=int, default=None,
                         help="values in the bulk-intake comparison "
                              "(default 100000, fewer for small programmes)")
+    parser.add_argument("--api-values", type=int, default=20_000,
+                        help="values uploaded through HTTP and through the service in the API "
+                             "case (default 20000; 0 skips it)")
+    parser.add_argument("--national", type=int, default=300_000,
+                        help="prepatients for the national-scale settlement, reached by "
+                             "copying the generated ones in SQL (default 300000; 0 skips it)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the already generated benchmark database and run only the "
+                             "settlement and API cases")
     args = parser.parse_args(argv)
     if args.prepatients < 1 or args.workers < 1:
         parser.error("--prepatients and --workers must be at least 1")
@@ -90,24 +99,54 @@ def main(argv: list[str] | None = None) -> int:
               "5432/dbname or pass --database-url (the role needs CREATEDB).", file=sys.stderr)
         return 2
     target = bench_url(url)
-    print(f"Recreating the database {BENCH_DATABASE} on {urlsplit(url).hostname}…", flush=True)
-    recreate_database(url)
-    configure_django(target)
+    if args.reuse:
+        configure_django(target)
+    else:
+        print(f"Recreating the database {BENCH_DATABASE} on {urlsplit(url).hostname}…",
+              flush=True)
+        recreate_database(url)
+        configure_django(target)
 
-    from django.core.management import call_command
+        from django.core.management import call_command
 
-    started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    print(f"Migrated in {time.perf_counter() - started:.1f}s", flush=True)
+        started = time.perf_counter()
+        call_command("migrate", interactive=False, verbosity=0)
+        print(f"Migrated in {time.perf_counter() - started:.1f}s", flush=True)
 
-    from benchmarks.measurements import report, run_scenario
+        from benchmarks.measurements import report, run_scenario
 
-    intake_values = args.intake_values or min(100_000, 40 * args.prepatients)
-    result = run_scenario(prepatients=args.prepatients, seed=args.seed, workers=args.workers,
-                          intake_values=intake_values,
-                          out=lambda line: print(line, flush=True))
+        intake_values = args.intake_values or min(100_000, 40 * args.prepatients)
+        result = run_scenario(prepatients=args.prepatients, seed=args.seed,
+                              workers=args.workers, intake_values=intake_values,
+                              out=lambda line: print(line, flush=True))
+        print()
+        print(report(result), flush=True)
+
+    from datetime import date
+
+    from apps.programs.models import Programme
+    from benchmarks.api_upload import run_api_case
+    from benchmarks.settlement import run_settlement_case, scale_programme
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    programme = Programme.objects.get(code="prediabetes-2026")
+    as_of = date(2029, 3, 31)  # the last day payments are reported (SPEC §3.4)
     print()
-    print(report(result), flush=True)
+    settled = run_settlement_case(programme, as_of, out=say)
+    if args.national and args.national > settled["prepatients"]:
+        print()
+        scale_programme(programme, args.national, out=say)
+        national = run_settlement_case(programme, as_of, out=say)
+        growth = national["prepatients"] / settled["prepatients"]
+        say(f"  growth: {growth:.1f}x prepatients → "
+            f"{national['compute_seconds'] / settled['compute_seconds']:.1f}x database time, "
+            f"{national['recompute_seconds'] / settled['recompute_seconds']:.1f}x recompute "
+            "time")
+    if args.api_values:
+        print()
+        run_api_case(values=args.api_values, out=say)
     return 0
 
 
