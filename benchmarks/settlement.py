@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COPY_OFFSET = 10_000_000  # id offset per copy; far above any generated id
 
 COPY_SQL = [
-    # Prepatients: new ids and programme IDs; no account, no personnummer.
+    # Prepatients: new ids and programme IDs (13 hex digits of the new id: unique, and
+    # never equal to a generated ID, which has 10); no account, no personnummer.
     """
     INSERT INTO registry_prepatient
         (id, created_at, updated_at, programme_id, user_id, pseudonym, personnummer,
@@ -35,7 +36,7 @@ COPY_SQL = [
          consent_valid, research_consent, enrolled_on, end_date, baseline_sample_id,
          current_provider_id)
     SELECT id + %(offset)s, created_at, updated_at, programme_id, NULL,
-           'pp-' || substr(md5(pseudonym || %(copy)s::text), 1, 10), NULL, NULL,
+           'pp-' || lpad(to_hex(id + %(offset)s), 13, '0'), NULL, NULL,
            birth_date, sex, postcode, in_vulnerable_area, state, consent_valid,
            research_consent, enrolled_on, end_date, NULL, current_provider_id
     FROM registry_prepatient
@@ -92,7 +93,7 @@ def scale_programme(programme: Any, target: int, out: Callable[[str], None] = pr
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for copy in range(1, copies + 1):
-            params = {"offset": copy * COPY_OFFSET, "copy": copy, "programme": programme.pk,
+            params = {"offset": copy * COPY_OFFSET, "programme": programme.pk,
                       "first": COPY_OFFSET, "outcome": outcome}
             for statement in COPY_SQL:
                 cursor.execute(statement, params)

@@ -17,7 +17,16 @@ gives the same programme in any fresh database. Only what the database invents
 Who reports what: blood values (HbA1c, triglycerides, cholesterol) come from
 the laboratory, the rest of the set (weight, height at baseline, FINDRISC) from
 the prepatient's provider. The outcome is judged on lab HbA1c only
-(SETTLEMENT_FORMAT rule 4), so a programme made here can be settled.
+(SETTLEMENT_FORMAT rule 4), so a programme made here can be settled. The lab
+reports every simulated week, providers every four weeks (within the grace
+period, so only the people meant to miss a set are ever excluded); the periodic
+jobs run once a simulated week.
+
+On PostgreSQL the people can be shared among several worker processes
+(``workers``): each lives through its share up to the end of a simulated week,
+then the coordinator runs the periodic jobs; the result is the same as with one
+process. Where the server's autovacuum is off, the coordinator runs
+``VACUUM (ANALYZE)`` in its place, as production's autovacuum would.
 """
 
 from __future__ import annotations
@@ -695,7 +704,8 @@ class ProgrammeSimulation:
                 pipe.send(("ok", dict(self.counters - counters),
                            {k: v - timings.get(k, 0.0) for k, v in self.timings.items()}))
         except BaseException:
-            pipe.send(("error", traceback.format_exc(), {}))
+            with contextlib.suppress(OSError):
+                pipe.send(("error", traceback.format_exc(), {}))
         finally:
             connections.close_all()
             pipe.close()
