@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import DomainError
 from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
-from apps.settlements.services import payout_csv, settlement_approve, settlement_prepare
+from apps.settlements.services import (
+    budget_overview,
+    payout_csv,
+    settlement_approve,
+    settlement_prepare,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -33,8 +38,14 @@ class ReadOnlyInline(admin.TabularInline):
 class ProviderLineInline(ReadOnlyInline):
     model = ProviderLine
     fields = ("provider", "attributed", "successes", "failures", "pending", "final",
-              "eligible", "paid_count", "amount")
+              "eligible", "paid_count", "amount", "report")
     readonly_fields = fields
+
+    @admin.display(description=_("Report"))
+    def report(self, line: ProviderLine) -> str:
+        url = reverse("admin:settlements_settlementrun_report",
+                      args=[line.run_id, line.provider_id])
+        return format_html('<a href="{}">{}</a>', url, _("Printable report"))
 
 
 class PrepareForm(forms.ModelForm):
@@ -45,6 +56,7 @@ class PrepareForm(forms.ModelForm):
 
 @admin.register(SettlementRun)
 class SettlementRunAdmin(admin.ModelAdmin):
+    change_list_template = "admin/settlements/settlementrun/change_list.html"
     list_display = ("__str__", "programme", "kind", "as_of", "status", "progress",
                     "total_amount", "prepared_by", "approved_by")
     list_filter = ("status", "kind", "programme")
@@ -95,6 +107,9 @@ class SettlementRunAdmin(admin.ModelAdmin):
                  name="settlements_settlementrun_approve"),
             path("<int:pk>/payout.csv", self.admin_site.admin_view(self.payout_view),
                  name="settlements_settlementrun_payout"),
+            path("<int:pk>/report/<int:provider_id>/",
+                 self.admin_site.admin_view(self.report_view),
+                 name="settlements_settlementrun_report"),
         ]
         return extra + super().get_urls()
 
@@ -120,6 +135,36 @@ class SettlementRunAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "run": run, "opts": self.opts,
                    "title": _("Approve settlement run")}
         return TemplateResponse(request, "admin/settlements/approve.html", context)
+
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from apps.programs.models import Programme
+
+        budgets = [(programme, budget_overview(programme))
+                   for programme in Programme.objects.order_by("start_date")]
+        return super().changelist_view(request, {**(extra_context or {}), "budgets": budgets})
+
+    def report_view(self, request: HttpRequest, pk: int, provider_id: int) -> HttpResponse:
+        """A printable settlement report for one provider: figures and every line."""
+        from django.template.response import TemplateResponse
+
+        from apps.core.access import record_access_many
+        from apps.core.models import AccessPurpose
+
+        if not request.user.has_perm("settlements.view_settlementrun"):
+            raise PermissionDenied
+        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
+        line = get_object_or_404(ProviderLine.objects.select_related("provider"), run=run,
+                                 provider_id=provider_id)
+        lines = list(PrepatientLine.objects.filter(run=run, provider_id=provider_id)
+                     .select_related("prepatient").order_by("result", "pseudonym"))
+        record_access_many(subjects=[item.prepatient for item in lines],
+                           purpose=AccessPurpose.SETTLEMENT, what="settlement report",
+                           user=request.user)
+        context = {**self.admin_site.each_context(request), "run": run, "line": line,
+                   "lines": lines, "opts": self.opts,
+                   "title": _("Settlement report: %(provider)s") % {"provider": line.provider}}
+        return TemplateResponse(request, "admin/settlements/report.html", context)
 
     def payout_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("settlements.view_settlementrun"):

@@ -160,6 +160,25 @@ def committed_amount(programme: Programme) -> Decimal:
     return total or Decimal("0.00")
 
 
+def budget_overview(programme: Programme) -> dict[str, Decimal]:
+    """The budget authorization against what is committed and what is in prospect."""
+    committed = committed_amount(programme)
+    latest_provisional = (SettlementRun.objects
+                          .filter(programme=programme, kind=RunKind.PROVISIONAL,
+                                  status=RunStatus.COMPUTED)
+                          .order_by("-as_of", "-pk").first())
+    exposure = (latest_provisional.total_amount or Decimal("0.00")) if latest_provisional \
+        else Decimal("0.00")
+    return {
+        "authorization": programme.budget_authorization,
+        "committed": committed,
+        "provisional_exposure": exposure,
+        "remaining_after_commitments": programme.budget_authorization - committed,
+        "evaluator_share": programme.evaluator_share,
+        "maximum_outcome_payments": programme.max_outcome_payments,
+    }
+
+
 @transaction.atomic
 def settlement_approve(*, run: SettlementRun, approver: Any,
                        accept_budget_overrun: bool = False) -> SettlementRun:

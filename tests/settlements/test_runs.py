@@ -165,3 +165,69 @@ def test_the_admin_cannot_change_an_approved_line_or_approve_ones_own_run(
     assert (line.result, line.reason) == before
     assert client.get(f"/admin/settlements/settlementrun/{approved.pk}/payout.csv"
                       ).status_code == 200
+
+
+@pytest.fixture
+def settlement_viewer(client, settings):
+    from django.contrib.auth.models import Permission
+
+    settings.STAFF_MFA_REQUIRED = False
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="settlements"))
+    client.force_login(viewer)
+    return client
+
+
+def test_a_printable_report_per_provider_explains_every_line(computed,
+                                                             settlement_viewer) -> None:
+    from apps.core.models import AccessLogEntry
+    from apps.measurements.models import FollowUpDue
+
+    FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
+    computed = settlement_compute(run_id=computed.pk)  # now attributed: pending
+    line = ProviderLine.objects.get(run=computed)
+    response = settlement_viewer.get(
+        f"/admin/settlements/settlementrun/{computed.pk}/report/{line.provider_id}/",
+        HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    prepatient_line = PrepatientLine.objects.get(run=computed)
+    content = response.content.decode()
+    assert prepatient_line.pseudonym in content and prepatient_line.reason in content
+    assert "@media print" in content
+    assert AccessLogEntry.objects.filter(what="settlement report").count() == 1
+
+
+def test_the_report_is_refused_without_settlement_permissions(computed, client,
+                                                              settings) -> None:
+    settings.STAFF_MFA_REQUIRED = False
+    client.force_login(UserFactory(username="staff-no-perms", is_staff=True))
+    line = ProviderLine.objects.get(run=computed)
+    response = client.get(
+        f"/admin/settlements/settlementrun/{computed.pk}/report/{line.provider_id}/")
+    assert response.status_code == 403
+
+
+def test_the_budget_overview_shows_committed_and_provisional_amounts(computed, programme,
+                                                                     settlement_viewer) -> None:
+    from decimal import Decimal
+
+    from apps.settlements.services import budget_overview
+
+    SettlementRun.objects.filter(pk=computed.pk).update(total_amount=Decimal("94000.00"))
+    settlement_approve(run=SettlementRun.objects.get(pk=computed.pk),
+                       approver=UserFactory(username="second"))
+    with clock.travel_to(AS_OF):
+        provisional = settlement_prepare(programme=programme, as_of=AS_OF,
+                                         kind=RunKind.PROVISIONAL,
+                                         prepared_by=UserFactory(username="p"))
+        settlement_compute(run_id=provisional.pk)
+    SettlementRun.objects.filter(pk=provisional.pk).update(total_amount=Decimal("47000.00"))
+    budget = budget_overview(programme)
+    assert budget["committed"] == Decimal("94000.00")
+    assert budget["provisional_exposure"] == Decimal("47000.00")
+    assert budget["remaining_after_commitments"] == Decimal("999906000.00")
+    assert budget["evaluator_share"] == Decimal("13000000.00")
+    page = settlement_viewer.get("/admin/settlements/settlementrun/")
+    assert page.status_code == 200
+    assert "999906000" in page.content.decode().replace("\xa0", "").replace(" ", "")
