@@ -45,6 +45,13 @@ HIGHEST = FindriscAnswers(
 )
 
 
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages are checked in English (the default language is Swedish)."""
+    with translation.override("en"):
+        yield
+
 def test_the_lowest_risk_answers_score_zero() -> None:
     assert findrisc_score(LOWEST) == 0
 
