@@ -6,12 +6,26 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
 
 from apps.core.roles import caseworker_group
 from tests.factories import UserFactory
 
 # Registry builders (make_candidate, programme, consent_texts) for every app's tests.
 pytest_plugins = ["tests.registry.builders"]
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests() -> Any:
+    """Messages built outside a request are read in English in the tests.
+
+    Without this, the active language would depend on which test ran before
+    (a request to an /en/ page leaves English active in the thread). Requests
+    still choose their own language (URL prefix or Accept-Language), and tests
+    of Swedish texts say so with ``translation.override("sv")``.
+    """
+    with translation.override("en"):
+        yield
 
 
 def ensure_reference_data() -> None:
