@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin_tools import ReadOnlyInline
 from apps.core.errors import DomainError
 from apps.providers.admin_forms import (
     ApiCredentialAdminForm,
@@ -49,24 +50,10 @@ from apps.providers.services import (
     authorization_run_checks,
 )
 
-ACTION_TEMPLATE = "admin/providers/action_form.html"
+ACTION_TEMPLATE = "admin/action_form.html"
 DECIDE_PERMISSION = "providers.decide_authorization"
 
 
-class ReadOnlyInline(admin.TabularInline):
-    """History rows: shown, never added, changed or deleted here."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ApplicationInline(ReadOnlyInline):

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.access import record_access
+from apps.core.admin_tools import ReadOnlyInline
 from apps.core.crypto import lookup_hash
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.models import AccessPurpose
@@ -58,7 +59,7 @@ from apps.registry.services import (
     lifecycle_reinstate,
 )
 
-ACTION_TEMPLATE = "admin/registry/prepatient/action_form.html"
+ACTION_TEMPLATE = "admin/action_form.html"
 _POSTCODE = re.compile(r"[0-9]{5}")
 _DEATH_FROM = (PrepatientState.ACTIVE, PrepatientState.EXCLUDED, PrepatientState.DROPPED_OUT,
                PrepatientState.COMPLETED)
@@ -87,21 +88,6 @@ def filter_by_personnummer(queryset: QuerySet[Prepatient],
 # --- Read-only inlines --------------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
-    """History rows: shown, never added, changed or deleted here."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ListingInline(ReadOnlyInline):

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin_tools import ReadOnlyInline
 from apps.core.errors import DomainError
 from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
 from apps.settlements.services import (
@@ -21,18 +22,6 @@ from apps.settlements.services import (
     settlement_approve,
     settlement_prepare,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ProviderLineInline(ReadOnlyInline):

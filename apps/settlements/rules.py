@@ -15,9 +15,8 @@ from decimal import Decimal
 from enum import Enum
 
 from apps.core.dates import add_months
+from apps.measurements.rules import HBA1C_DCCT_OFFSET, HBA1C_IFCC_FACTOR
 
-HBA1C_DCCT_OFFSET = Decimal("2.15")
-HBA1C_IFCC_FACTOR = Decimal("10.929")
 TWO_PLACES = Decimal("0.01")
 
 
