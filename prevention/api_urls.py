@@ -14,7 +14,12 @@ from apps.providers.api import (
     ReferralResultView,
     WhoAmIView,
 )
-from apps.settlements.api import SettlementLinesView, SettlementListView
+from apps.settlements.api import (
+    DisputeListView,
+    DisputeRaiseView,
+    SettlementLinesView,
+    SettlementListView,
+)
 
 app_name = "api-v1"
 urlpatterns = [
@@ -31,6 +36,9 @@ urlpatterns = [
     path("settlements/", SettlementListView.as_view(), name="settlements"),
     path("settlements/<str:run_id>/lines/", SettlementLinesView.as_view(),
          name="settlement-lines"),
+    path("settlements/disputes/", DisputeListView.as_view(), name="settlement-disputes"),
+    path("settlements/<str:run_id>/lines/<str:pseudonym>/disputes/",
+         DisputeRaiseView.as_view(), name="settlement-line-disputes"),
     # Laboratories
     path("lab/referral-results/", ReferralResultView.as_view(), name="lab-referral-results"),
     path("lab/results/", LabResultsView.as_view(), name="lab-results"),

@@ -104,6 +104,7 @@ class OrganisationEventKind(models.TextChoices):
     DECEASED = "deceased", _("Prepatient deceased")
     COMPLETED = "completed", _("Prepatient completed the programme")
     SAFETY_NOTICE = "safety_notice", _("Safety notice: seek care")
+    DISPUTE_RESOLVED = "dispute_resolved", _("Dispute of a settlement line resolved")
 
 
 class OrganisationEvent(models.Model):

@@ -394,10 +394,12 @@ class Scope(models.TextChoices):
     PREPATIENTS_READ = "prepatients:read", _("Read the provider's prepatients")
     MEASUREMENTS_WRITE = "measurements:write", _("Report measurements")
     SETTLEMENT_READ = "settlement:read", _("Read settlements")
+    SETTLEMENT_DISPUTE = "settlement:dispute", _("Dispute settlement lines")
     LAB_RESULTS = "lab:results", _("Send laboratory results")
 
 
-PROVIDER_SCOPES = (Scope.PREPATIENTS_READ, Scope.MEASUREMENTS_WRITE, Scope.SETTLEMENT_READ)
+PROVIDER_SCOPES = (Scope.PREPATIENTS_READ, Scope.MEASUREMENTS_WRITE, Scope.SETTLEMENT_READ,
+                   Scope.SETTLEMENT_DISPUTE)
 LAB_SCOPES = (Scope.LAB_RESULTS, Scope.MEASUREMENTS_WRITE)
 
 

@@ -99,8 +99,32 @@ class SettlementRunAdmin(admin.ModelAdmin):
             path("<int:pk>/report/<int:provider_id>/",
                  self.admin_site.admin_view(self.report_view),
                  name="settlements_settlementrun_report"),
+            path("forecast/<int:programme_id>/", self.admin_site.admin_view(self.forecast_view),
+                 name="settlements_settlementrun_forecast"),
         ]
         return extra + super().get_urls()
+
+    def forecast_view(self, request: HttpRequest, programme_id: int) -> HttpResponse:
+        """Forecast and savings of a programme as of today: aggregates only, no person's
+        values, so nothing is written to the access log."""
+        from django.template.response import TemplateResponse
+
+        from apps.measurements.models import MeasurementType
+        from apps.programs.models import Programme
+        from apps.settlements.forecast import forecast_programme, page_context
+
+        if not request.user.has_perm("settlements.view_settlementrun"):
+            raise PermissionDenied
+        programme = get_object_or_404(Programme, pk=programme_id)
+        measure = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "programme": programme,
+            "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+            "title": _("Forecast and savings: %(name)s") % {"name": programme.name},
+            **page_context(forecast_programme(programme),
+                           measure_name=measure.name if measure else ""),
+        }
+        return TemplateResponse(request, "admin/settlements/forecast.html", context)
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("settlements.approve_settlementrun"):
@@ -110,8 +134,10 @@ class SettlementRunAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return self.render_confirmation(request, run)
         try:
-            settlement_approve(run=run, approver=request.user,
-                               accept_budget_overrun=bool(request.POST.get("accept_overrun")))
+            settlement_approve(
+                run=run, approver=request.user,
+                accept_budget_overrun=bool(request.POST.get("accept_overrun")),
+                accept_open_disputes=bool(request.POST.get("accept_open_disputes")))
         except DomainError as error:
             self.message_user(request, str(error.message), messages.ERROR)
         else:
@@ -121,8 +147,12 @@ class SettlementRunAdmin(admin.ModelAdmin):
     def render_confirmation(self, request: HttpRequest, run: SettlementRun) -> HttpResponse:
         from django.template.response import TemplateResponse
 
+        from apps.settlements.models import Dispute, DisputeStatus
+
         context = {**self.admin_site.each_context(request), "run": run, "opts": self.opts,
-                   "title": _("Approve settlement run")}
+                   "title": _("Approve settlement run"),
+                   "open_disputes": Dispute.objects.filter(run=run,
+                                                           status=DisputeStatus.OPEN).count()}
         return TemplateResponse(request, "admin/settlements/approve.html", context)
 
     def changelist_view(self, request: HttpRequest,
@@ -190,3 +220,6 @@ class PrepatientLineAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from apps.settlements import admin_disputes  # noqa: E402,F401  (registers the dispute admin)

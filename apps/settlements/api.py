@@ -1,4 +1,4 @@
-"""Settlements for providers: their own figures and, line by line, why."""
+"""Settlements for providers: their own figures, line by line why, and their disputes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
@@ -15,13 +16,18 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.access import record_access_many
+from apps.core.access import record_access, record_access_many
 from apps.core.errors import NotFound
 from apps.core.models import AccessPurpose
 from apps.providers.api import (
     AUTH_ERRORS,
+    BAD_CURSOR,
+    BAD_QUERY,
+    EXAMPLE_PSEUDONYM,
     PROVIDERS,
+    DecimalJSONParser,
     IsProviderKey,
+    OrganisationView,
     ProviderListView,
     PseudonymCursorPagination,
     _caller,
@@ -30,7 +36,16 @@ from apps.providers.api import (
 )
 from apps.providers.models import Scope
 from apps.providers.permissions import HasScope
-from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus
+from apps.providers.serializers import _enum_field
+from apps.settlements.models import (
+    DISPUTE_REASON_MAX,
+    Dispute,
+    DisputeStatus,
+    PrepatientLine,
+    ProviderLine,
+    RunStatus,
+)
+from apps.settlements.services import LineNotDisputable, dispute_raise
 
 VISIBLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
 
@@ -132,3 +147,157 @@ class SettlementLinesView(ProviderListView):
                            organisation=_caller(request).organisation_label)
         return self.get_paginated_response(LineSerializer(page, many=True).data)
 
+
+
+# --- Disputes ------------------------------------------------------------------------------
+
+
+class DisputeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField(source="run_id")
+    run_reference = serializers.CharField(source="run.reference")
+    prepatient = serializers.CharField(source="line.pseudonym", help_text="The programme ID.")
+    line_result = serializers.CharField(source="line.result",
+                                        help_text="The disputed line's result (unchanged).")
+    line_reason = serializers.CharField(source="line.reason",
+                                        help_text="The rule the disputed line applied.")
+    reason = serializers.CharField(help_text="Why you dispute the line.")
+    raised_at = serializers.DateTimeField()
+    status = _enum_field(DisputeStatus.values, "open until a caseworker decides; then upheld "
+                                               "or rejected.")
+    resolution_reason = serializers.SerializerMethodField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.CharField(
+        allow_null=True, help_text="The caseworker's reason for the decision; null while open."))
+    def get_resolution_reason(self, dispute: Dispute) -> str | None:
+        return dispute.resolution_reason or None
+
+
+class DisputeRaiseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=DISPUTE_REASON_MAX,
+                                   help_text="Why the line is wrong, e.g. which sample or event "
+                                             "the settlement missed. Required.")
+
+
+class DisputeQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DisputeStatus.values, required=False)
+    run = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+    prepatient = serializers.CharField(max_length=32, required=False)
+
+
+class DisputeCursorPagination(PseudonymCursorPagination):
+    ordering = ("-raised_at", "-id")
+
+
+DISPUTE_LINE_NOT_FOUND = _error(
+    "No line for this programme ID in a computed or approved run of this number is "
+    "attributed to you (`settlement_line_not_found`).")
+RUN_ID = OpenApiParameter("run_id", int, OpenApiParameter.PATH,
+                          description="The settlement run's number.")
+PROGRAMME_ID = OpenApiParameter("pseudonym", str, OpenApiParameter.PATH,
+                                description="The prepatient's programme ID.",
+                                examples=[OpenApiExample("A programme ID",
+                                                         value=EXAMPLE_PSEUDONYM)])
+
+
+def _own_disputes(request: Request) -> QuerySet[Dispute]:
+    return (Dispute.objects.filter(provider=_provider(request))
+            .select_related("line__prepatient", "run__programme")
+            .defer("line__prepatient__personnummer"))
+
+
+class DisputeListView(ProviderListView):
+    """Your disputes of settlement lines, newest first, with their status and decision.
+
+    A caseworker upholds or rejects each dispute with a reason; the decision is also
+    announced in your event feed (kind `dispute_resolved`). A decision never changes
+    the line: an upheld dispute on an approved run is corrected by a new adjustment
+    run, which then appears in `GET /api/v1/settlements/`.
+    """
+
+    permission_classes = [HasScope.of(Scope.SETTLEMENT_READ), IsProviderKey]
+    serializer_class = DisputeSerializer
+    pagination_class = DisputeCursorPagination
+
+    @extend_schema(
+        tags=PROVIDERS, operation_id="settlement_disputes_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=DisputeStatus.values, required=False,
+                             description="Only disputes with this status."),
+            OpenApiParameter("run", int, required=False,
+                             description="Only disputes of lines in this run."),
+            OpenApiParameter("prepatient", str, required=False,
+                             description="Only disputes of this programme ID's lines."),
+        ],
+        responses={200: DisputeSerializer(many=True), 400: BAD_QUERY, 404: BAD_CURSOR,
+                   **AUTH_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = DisputeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data
+        rows = _own_disputes(request)
+        if "status" in wanted:
+            rows = rows.filter(status=wanted["status"])
+        if "run" in wanted:
+            rows = rows.filter(run_id=wanted["run"])
+        if "prepatient" in wanted:
+            rows = rows.filter(line__pseudonym=wanted["prepatient"])
+        page = self.paginate_queryset(rows) or []
+        record_access_many(
+            subjects=list({d.line.prepatient_id: d.line.prepatient for d in page}.values()),
+            purpose=AccessPurpose.SETTLEMENT, what="api settlement disputes",
+            organisation=_caller(request).organisation_label)
+        return self.get_paginated_response(DisputeSerializer(page, many=True).data)
+
+
+class DisputeRaiseView(OrganisationView):
+    """Dispute one of your lines in a computed or approved settlement run.
+
+    State why the line is wrong in `reason`. A line has at most one open dispute;
+    once it is decided you may dispute the line again. The line itself never
+    changes (approved runs are immutable): an upheld dispute on an approved run is
+    corrected by a new adjustment run. Needs the scopes `settlement:read` and
+    `settlement:dispute`.
+    """
+
+    permission_classes = [HasScope.of(Scope.SETTLEMENT_READ, Scope.SETTLEMENT_DISPUTE),
+                          IsProviderKey]
+    parser_classes = [DecimalJSONParser]
+
+    @extend_schema(
+        tags=PROVIDERS, operation_id="settlement_line_dispute",
+        parameters=[RUN_ID, PROGRAMME_ID],
+        request=DisputeRaiseSerializer,
+        examples=[OpenApiExample("A missed sample", request_only=True, value={
+            "reason": "The 24-month HbA1c taken on 2028-08-01 (sample LAB-2028-0042) is "
+                      "missing from the line."})],
+        responses={
+            201: DisputeSerializer,
+            400: _error("Not valid: `fields.reason` says what to correct."),
+            404: DISPUTE_LINE_NOT_FOUND,
+            409: _error("The line already has an open dispute (`dispute_already_open`)."),
+            415: _error("The body is not application/json."),
+            **AUTH_ERRORS,
+        },
+    )
+    def post(self, request: Request, run_id: str, pseudonym: str) -> Response:
+        body = DisputeRaiseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        line = None
+        if run_id.isdigit() and len(run_id) <= 18:
+            line = (PrepatientLine.objects
+                    .filter(run_id=int(run_id), run__status__in=VISIBLE_STATUSES,
+                            provider=_provider(request), prepatient__pseudonym=pseudonym)
+                    .select_related("prepatient").defer("prepatient__personnummer").first())
+        if line is None:
+            raise LineNotDisputable()
+        caller = _caller(request)
+        dispute = dispute_raise(line=line, reason=body.validated_data["reason"],
+                                credential=caller.credential)
+        record_access(subject=line.prepatient, purpose=AccessPurpose.SETTLEMENT,
+                      what="api settlement dispute raised",
+                      organisation=caller.organisation_label)
+        dispute = _own_disputes(request).get(pk=dispute.pk)
+        return Response(DisputeSerializer(dispute).data, status=201)

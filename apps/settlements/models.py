@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
@@ -143,3 +145,74 @@ class PrepatientLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym}: {self.result} ({self.reason})"
+
+
+# --- Disputes ------------------------------------------------------------------------
+
+DISPUTE_REASON_MAX = 2000
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    UPHELD = "upheld", _("Upheld")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Dispute(models.Model):
+    """A provider's objection to one prepatient line, and the caseworker's decision.
+
+    A dispute never changes the line (lines of approved runs cannot change at
+    all). An upheld dispute on an approved run is corrected by a new adjustment
+    run that corrects the run; on a run not yet approved, by a new run after the
+    data has been put right. ``run`` and ``provider`` repeat the line's, for
+    filtering and for scoping what a provider sees.
+    """
+
+    line = models.ForeignKey(PrepatientLine, verbose_name=_("disputed line"),
+                             on_delete=models.PROTECT, related_name="disputes")
+    run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
+                            related_name="disputes")
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT,
+                                 related_name="+", db_index=False)  # see "dispute_provider"
+    reason = models.CharField(_("provider's reason"), max_length=DISPUTE_REASON_MAX)
+    raised_at = models.DateTimeField(_("raised on"), default=clock.now)
+    raised_by_key = models.ForeignKey("providers.ApiCredential", verbose_name=_("raised with key"),
+                                      on_delete=models.PROTECT, related_name="+")
+    raised_by_organisation = models.CharField(_("raised by"), max_length=64)
+    status = models.CharField(_("status"), max_length=10, choices=DisputeStatus.choices,
+                              default=DisputeStatus.OPEN)
+    resolution_reason = models.CharField(_("reason for the decision"),
+                                         max_length=DISPUTE_REASON_MAX, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"),
+                                    null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ("raised_at", "pk")
+        permissions = [("resolve_dispute", _("Can resolve disputes of settlement lines"))]
+        constraints = [
+            models.UniqueConstraint(fields=["line"], condition=Q(status="open"),
+                                    name="dispute_one_open_per_line",
+                                    violation_error_message=_(
+                                        "This line already has an open dispute.")),
+            models.CheckConstraint(condition=Q(GreaterThan(Length(Trim("reason")), 0)),
+                                   name="dispute_has_reason"),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_by__isnull=True, resolved_at__isnull=True,
+                            resolution_reason="")
+                | Q(Q(status__in=["upheld", "rejected"], resolved_by__isnull=False,
+                      resolved_at__isnull=False),
+                    GreaterThan(Length(Trim("resolution_reason")), 0)),
+                name="dispute_resolution_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "raised_at"], name="dispute_queue"),
+            models.Index(fields=["provider", "raised_at"], name="dispute_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.line.pseudonym} ({self.get_status_display()})"

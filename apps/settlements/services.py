@@ -9,18 +9,24 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.core import clock
-from apps.core.errors import Conflict, InvalidInput, PermissionDenied
+from apps.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from apps.core.events import publish_to_provider
+from apps.core.models import OrganisationEventKind
 from apps.programs.models import Programme
-from apps.providers.models import Provider
+from apps.providers.models import ApiCredential, Provider
 from apps.settlements import rules
 from apps.settlements.export import programme_rules, provider_key, settlement_input
 from apps.settlements.interchange import recompute
 from apps.settlements.models import (
+    DISPUTE_REASON_MAX,
+    Dispute,
+    DisputeStatus,
     PrepatientLine,
     ProviderLine,
     RunKind,
@@ -41,6 +47,10 @@ class RunNotApprovable(Conflict):
 
 class BudgetExceeded(Conflict):
     code = "budget_exceeded"
+
+
+class OpenDisputes(Conflict):
+    code = "open_disputes"
 
 
 def settlement_prepare(*, programme: Programme, as_of: date, kind: RunKind | str,
@@ -76,6 +86,10 @@ def settlement_compute(*, run_id: int) -> SettlementRun:
     """
     run = SettlementRun.objects.select_related("programme").get(pk=run_id)
     if run.status == RunStatus.APPROVED:
+        return run
+    if run.status == RunStatus.COMPUTED and Dispute.objects.filter(run=run).exists():
+        # Disputes point at these lines: the run stays as the providers saw it, and a
+        # correction is a new run (see docs/decisions.md, disputes).
         return run
     _set_progress(run, 5, status=RunStatus.COMPUTING, error="")
     try:
@@ -181,7 +195,8 @@ def budget_overview(programme: Programme) -> dict[str, Decimal]:
 
 @transaction.atomic
 def settlement_approve(*, run: SettlementRun, approver: Any,
-                       accept_budget_overrun: bool = False) -> SettlementRun:
+                       accept_budget_overrun: bool = False,
+                       accept_open_disputes: bool = False) -> SettlementRun:
     """The second pair of eyes: never the person who prepared the run."""
     run = SettlementRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
     if not getattr(approver, "is_authenticated", False) or approver.pk == run.prepared_by_id:
@@ -193,6 +208,16 @@ def settlement_approve(*, run: SettlementRun, approver: Any,
     if run.kind == RunKind.FINAL and run.provider_lines.filter(final=False).exists():
         raise RunNotApprovable(_("Some providers still have prepatients awaiting evaluation; "
                                  "a final run needs every attributed prepatient evaluated."))
+    open_disputes = Dispute.objects.filter(run=run, status=DisputeStatus.OPEN).count()
+    if open_disputes and not accept_open_disputes:
+        # A provider's open dispute should be decided before the money is committed;
+        # the approver may still go ahead (one provider must not hold up the others).
+        raise OpenDisputes(ngettext(
+            "%(count)d dispute of this run is still open. Decide it first, or confirm "
+            "that the run is approved with it open.",
+            "%(count)d disputes of this run are still open. Decide them first, or confirm "
+            "that the run is approved with them open.", open_disputes)
+            % {"count": open_disputes})
     after = committed_amount(run.programme) + (run.total_amount or Decimal("0"))
     if run.corrects is not None:
         after -= run.corrects.total_amount or Decimal("0")
@@ -220,3 +245,97 @@ def payout_csv(run: SettlementRun) -> str:
     body = buffer.getvalue()
     checksum = hashlib.sha256(body.encode()).hexdigest()
     return f"{body}# sha256 {checksum}\n"
+
+
+# --- Disputes of settlement lines ------------------------------------------------------
+#
+# A provider disputes one of its prepatient lines in a computed or approved run;
+# a caseworker upholds or rejects it with a reason. A dispute never changes the
+# line: an upheld dispute on an approved run is corrected by an adjustment run
+# (``settlement_prepare(kind="adjustment", corrects=run)``).
+
+DISPUTABLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
+
+
+class LineNotDisputable(NotFound):
+    code = "settlement_line_not_found"
+    default_message = _("No settlement line for this prepatient in this run is yours to "
+                        "dispute.")
+
+
+class DisputeAlreadyOpen(Conflict):
+    code = "dispute_already_open"
+    default_message = _("This line already has an open dispute; wait for its decision.")
+
+
+class DisputeAlreadyResolved(Conflict):
+    code = "dispute_already_resolved"
+    default_message = _("This dispute has already been resolved.")
+
+
+def _dispute_text(value: Any, *, field: str, missing: Any) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(fields={field: missing})
+    if len(text) > DISPUTE_REASON_MAX:
+        raise InvalidInput(fields={field: _("At most %(max)d characters.")
+                                   % {"max": DISPUTE_REASON_MAX}})
+    return text
+
+
+def dispute_raise(*, line: PrepatientLine, reason: str, credential: ApiCredential) -> Dispute:
+    """A provider disputes one of its own lines in a computed or approved run.
+
+    ``credential`` is the provider's API key that raised it. At most one dispute
+    per line is open at a time (also a partial unique index in the database).
+    """
+    text = _dispute_text(reason, field="reason",
+                         missing=_("State why you dispute the line."))
+    if (credential.provider_id is None or line.provider_id != credential.provider_id):
+        raise LineNotDisputable()
+    with transaction.atomic():
+        run = SettlementRun.objects.get(pk=line.run_id)
+        if run.status not in DISPUTABLE_STATUSES:
+            raise LineNotDisputable()
+        if Dispute.objects.filter(line=line, status=DisputeStatus.OPEN).exists():
+            raise DisputeAlreadyOpen()
+        try:
+            with transaction.atomic():
+                return Dispute.objects.create(
+                    line=line, run=run, provider_id=line.provider_id, reason=text,
+                    raised_at=clock.now(), raised_by_key=credential,
+                    raised_by_organisation=credential.organisation_label,
+                )
+        except IntegrityError as error:  # a concurrent dispute of the same line won
+            if Dispute.objects.filter(line=line, status=DisputeStatus.OPEN).exists():
+                raise DisputeAlreadyOpen() from error
+            raise
+
+
+def dispute_resolve(*, dispute: Dispute, decision: DisputeStatus | str, reason: str,
+                    caseworker: Any) -> Dispute:
+    """Upholds or rejects an open dispute with a reason; the provider is told through its
+    event feed. The line is never changed."""
+    if decision not in (DisputeStatus.UPHELD, DisputeStatus.REJECTED):
+        raise InvalidInput(fields={"decision": _("Choose upheld or rejected.")})
+    text = _dispute_text(reason, field="reason",
+                         missing=_("State the reason for the decision."))
+    if not getattr(caseworker, "is_authenticated", False):
+        raise PermissionDenied()
+    with transaction.atomic():
+        locked = (Dispute.objects.select_for_update(of=("self",))
+                  .select_related("line", "run").get(pk=dispute.pk))
+        if locked.status != DisputeStatus.OPEN:
+            raise DisputeAlreadyResolved()
+        locked.status = DisputeStatus(decision)
+        locked.resolution_reason = text
+        locked.resolved_by = caseworker
+        locked.resolved_at = clock.now()
+        locked.save(update_fields=["status", "resolution_reason", "resolved_by",
+                                   "resolved_at"])
+        publish_to_provider(
+            provider_id=locked.provider_id, kind=OrganisationEventKind.DISPUTE_RESOLVED,
+            subject=locked.line.pseudonym, dispute=locked.pk, run=locked.run_id,
+            run_reference=locked.run.reference, decision=locked.status,
+        )
+    return locked

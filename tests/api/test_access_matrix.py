@@ -5,6 +5,9 @@ a laboratory, an anonymous caller (no key: 401), a revoked key (401), and keys
 without the scope the endpoint needs (403). A prepatient that is not visible
 is answered 404 in the error shape, never 403, so its existence is not given
 away. Every read of a prepatient's data writes the access log.
+
+The dispute endpoints run against a computed settlement run in which provider
+A's prepatient is attributed to A (``{run}`` in the path).
 """
 
 from __future__ import annotations
@@ -20,25 +23,41 @@ from apps.consent.models import ConsentKind
 from apps.consent.services import consent_withdraw
 from apps.core import clock
 from apps.core.models import AccessLogEntry, AccessPurpose
-from apps.measurements.models import Measurement
+from apps.measurements.models import FollowUpDue, Measurement
 from apps.registry.models import Prepatient
 from apps.registry.services import listing_switch
+from apps.settlements.models import RunKind, SettlementRun
+from apps.settlements.services import settlement_compute, settlement_prepare
 from tests.api.conftest import TODAY, Personas
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def settled_run(prepatient: Prepatient) -> int:
+    """A computed run in which the prepatient is attributed to its provider (made once)."""
+    existing = SettlementRun.objects.filter(prepatient_lines__prepatient=prepatient).first()
+    if existing is not None:
+        return existing.pk
+    FollowUpDue.objects.filter(prepatient=prepatient, index=0).update(completed_at=clock.now())
+    run = settlement_prepare(programme=prepatient.programme, as_of=TODAY,
+                             kind=RunKind.PROVISIONAL, prepared_by=UserFactory())
+    return settlement_compute(run_id=run.pk).pk
 
 
 @dataclass(frozen=True)
 class Endpoint:
     name: str
     method: str
-    path: str  # with {p} for the prepatient's programme ID
+    path: str  # with {p} for the prepatient's programme ID and {run} for a settlement run
     body: Callable[[Prepatient], dict[str, Any]] | None = None
     reads_health_data: bool = False
+    purpose: str = AccessPurpose.CARE
 
     def call(self, personas: Personas, persona: str, prepatient: Prepatient) -> Response:
         client = personas.client(persona)
-        path = "/api/v1/" + self.path.format(p=prepatient.pseudonym)
+        run = settled_run(prepatient) if "{run}" in self.path else None
+        path = "/api/v1/" + self.path.format(p=prepatient.pseudonym, run=run)
         if self.method == "get":
             return client.get(path)
         body = self.body(prepatient) if self.body else {}
@@ -49,6 +68,10 @@ def upload(prepatient: Prepatient) -> dict[str, Any]:
     return {"items": [{"prepatient": prepatient.pseudonym, "type": "hba1c", "value": "41.5",
                        "unit": "mmol/mol", "taken_on": TODAY.isoformat(),
                        "source_reference": "visit-1"}]}
+
+
+def dispute(prepatient: Prepatient) -> dict[str, Any]:
+    return {"reason": "The outcome sample is missing from the line."}
 
 
 def referral(prepatient: Prepatient) -> dict[str, Any]:
@@ -66,10 +89,14 @@ ENDPOINTS = {e.name: e for e in [
     Endpoint("dashboard", "get", "dashboard/"),
     Endpoint("referral", "post", "lab/referral-results/", referral),
     Endpoint("lab_results", "post", "lab/results/", upload),
+    Endpoint("disputes", "get", "settlements/disputes/"),
+    Endpoint("dispute_raise", "post", "settlements/{run}/lines/{p}/disputes/", dispute,
+             reads_health_data=True, purpose=AccessPurpose.SETTLEMENT),
 ]}
 
 PROVIDER_READS = ("list", "detail", "history", "events", "overdue", "dashboard")
 LAB_WRITES = ("referral", "lab_results")
+DISPUTES = ("disputes", "dispute_raise")
 
 # (endpoint, persona) -> expected status; anonymous and revoked are 401 everywhere.
 EXPECTED: dict[tuple[str, str], int] = {
@@ -88,6 +115,13 @@ EXPECTED: dict[tuple[str, str], int] = {
     **{(name, "write_only"): 403 for name in PROVIDER_READS},
     ("upload", "write_only"): 200,
     **{(name, "lab_without_results_scope"): 403 for name in LAB_WRITES},
+    # Disputes: settlement:read lists them; raising also needs settlement:dispute.
+    ("disputes", "provider_a"): 200,
+    ("disputes", "provider_b"): 200,  # an empty list: only one's own disputes
+    ("dispute_raise", "provider_a"): 201,
+    ("dispute_raise", "provider_b"): 404,  # not B's line
+    **{(name, persona): 403 for name in DISPUTES
+       for persona in ("lab", "lab_without_results_scope", "read_only", "write_only")},
 }
 for _name in ENDPOINTS:
     EXPECTED[_name, "anonymous"] = 401
@@ -106,11 +140,12 @@ def test_each_persona_gets_the_status_it_should(
         assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-def _own_reads(personas: Personas, prepatient: Prepatient) -> set[str]:
+def _own_reads(personas: Personas, prepatient: Prepatient,
+               purpose: str = AccessPurpose.CARE) -> set[str]:
     return set(AccessLogEntry.objects.filter(
         actor_organisation=f"provider:{personas.provider_a.pk}",
         subject_type="registry.prepatient", subject_id=str(prepatient.pk),
-        purpose=AccessPurpose.CARE,
+        purpose=purpose,
     ).values_list("what", flat=True))
 
 
@@ -118,15 +153,17 @@ def _own_reads(personas: Personas, prepatient: Prepatient) -> set[str]:
 def test_every_read_of_a_prepatient_is_in_the_access_log(
     personas: Personas, prepatient_a: Prepatient, endpoint: str,
 ) -> None:
-    assert not _own_reads(personas, prepatient_a)
-    assert ENDPOINTS[endpoint].call(personas, "provider_a", prepatient_a).status_code == 200
-    assert len(_own_reads(personas, prepatient_a)) == 1
+    purpose = ENDPOINTS[endpoint].purpose
+    assert not _own_reads(personas, prepatient_a, purpose)
+    assert ENDPOINTS[endpoint].call(personas, "provider_a", prepatient_a).status_code in (
+        200, 201)
+    assert len(_own_reads(personas, prepatient_a, purpose)) == 1
 
 
 def test_a_refused_read_writes_nothing_to_the_access_log(
     personas: Personas, prepatient_a: Prepatient,
 ) -> None:
-    for name in ("detail", "history"):
+    for name in ("detail", "history", "dispute_raise"):
         assert ENDPOINTS[name].call(personas, "provider_b", prepatient_a).status_code == 404
     assert not AccessLogEntry.objects.exists()
 

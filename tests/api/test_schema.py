@@ -22,6 +22,8 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/lab/results/"),
     ("get", "/api/v1/settlements/"),
     ("get", "/api/v1/settlements/{run_id}/lines/"),
+    ("get", "/api/v1/settlements/disputes/"),
+    ("post", "/api/v1/settlements/{run_id}/lines/{pseudonym}/disputes/"),
 }
 
 

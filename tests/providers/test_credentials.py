@@ -210,7 +210,7 @@ def test_an_unknown_scope_is_a_programming_error_at_import() -> None:
     with pytest.raises(ValueError, match="Unknown API scopes: measurement:write"):
         HasScope.of("measurement:write")
     assert set(Scope.values) == {"prepatients:read", "measurements:write", "settlement:read",
-                                 "lab:results"}
+                                 "settlement:dispute", "lab:results"}
 
 
 def test_a_revoked_key_is_refused_even_with_the_scope() -> None:

@@ -1,0 +1,579 @@
+"""Expected payout per provider from the quarterly HbA1c trends, and the savings.
+
+``forecast_programme(programme, as_of)`` answers "what will the outcome
+payments be when every prepatient enrolled so far has been evaluated, if each
+provider's trend holds?", and sets the societal savings of those outcomes
+(``apps.settlements.savings``) against the payments.
+
+1. **Decided prepatients** are judged by the settlement rules themselves:
+   ``export.settlement_input`` + ``interchange.recompute`` as of ``as_of`` (the
+   auditor's rule engine), not the lines of an earlier run, so the forecast is
+   as of its own date, needs no prepared run and can never disagree with a run
+   computed on the same day. Successes and failures count as they are; excluded
+   prepatients (deceased, no baseline) are attributed to nobody and left out.
+2. **Quarterly trend** per provider (``quarterly_trend``, one GROUP BY in the
+   database): the mean of the current (not superseded) laboratory values of the
+   outcome measure per quarter since enrollment (``selectors``' whole-month
+   quarters: quarter 0 holds the baseline, quarter 8 starts at 24 months),
+   quarters 0 … 8. Every such value counts; the schedule gives about one per
+   quarter (the baseline and the first follow-up set may both fall in quarter
+   0). Taking only each person's latest value per quarter would need a window
+   function and doubled the time at 30,000 prepatients. A prepatient counts when
+   enrolled on or before ``as_of``, with a complete baseline set and not dead by
+   their end date (i.e. when the rules attribute them at all), for the provider
+   listed on ``as_of``: the rules' attribution of a pending prepatient, and of a
+   decided one too, as only active prepatients can switch and only in their
+   first 18 months. Values after ``as_of`` are not seen.
+3. **Mean quarterly change** of a provider: the average, over every pair of
+   consecutive quarters that both have a mean, of ``mean(q + 1) − mean(q)``
+   (with no gaps this is ``(last mean − first mean) / quarters between``). A
+   provider without two consecutive quarters uses the programme's change
+   (the same computed on the pooled quarterly means of all providers); failing
+   that, no change (0).
+4. **Projection of a pending prepatient**: their latest current laboratory
+   value taken on or after enrollment (and on or before ``as_of``), plus the
+   provider's mean quarterly change × the quarters remaining (8 minus the
+   quarter the value was taken in, at least 0), rounded half-up to one decimal
+   as outcome values are stored. Projected below the outcome target → an
+   expected success. A pending prepatient with no laboratory value since
+   enrollment is not expected to succeed.
+5. **Expected payout**: ``rules.settle_counts`` with expected successes =
+   decided + projected successes out of the same attributed ``N`` (floor,
+   ceiling and minimum apply), summed over providers.
+6. **Expected societal savings** = expected successes × the model's savings per
+   successful prepatient (whole SEK), floor and ceiling notwithstanding: society
+   gains from every success, whether or not it is paid.
+
+All money is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+
+from apps.core import clock
+from apps.measurements.models import Measurement, MeasurementType, ReporterKind
+from apps.measurements.selectors import MONTHS_PER_QUARTER, quarter_since_enrollment
+from apps.programs.models import Programme
+from apps.registry.models import LifecycleEventType, Listing
+from apps.settlements.export import settlement_input
+from apps.settlements.interchange import recompute
+from apps.settlements.rules import (
+    TWO_PLACES,
+    Evaluation,
+    PrepatientIn,
+    ProgrammeRules,
+    ProviderSettlement,
+    Result,
+    settle_counts,
+    to_mmol_per_mol,
+)
+from apps.settlements.savings import (
+    SPEC_PARAMETERS,
+    Savings,
+    SavingsEstimate,
+    SavingsParameters,
+    savings_per_success,
+)
+
+ONE_DECIMAL = Decimal("0.1")
+ZERO = Decimal("0")
+# A quarter's sum of values at national scale has more digits than one value's field.
+TOTAL: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_places=3)
+
+
+@dataclass(frozen=True)
+class QuarterMean:
+    """The values of one quarter since enrollment: how many and their sum."""
+
+    quarter: int
+    values: int
+    total: Decimal
+
+    @property
+    def mean(self) -> Decimal:
+        return self.total / self.values
+
+    @property
+    def mean_rounded(self) -> Decimal:
+        return self.mean.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One pending prepatient's projected outcome value (never shown per person)."""
+
+    id: str
+    provider: str
+    latest_value: Decimal | None
+    latest_taken_on: date | None
+    quarter: int | None  # the quarter since enrollment the latest value is in
+    quarters_remaining: int
+    change: Decimal  # the mean quarterly change used
+    projected: Decimal | None
+    expected_success: bool
+
+
+@dataclass(frozen=True)
+class ProviderForecast:
+    key: str  # "P<id>", as in the settlement input
+    provider_id: int
+    name: str
+    successes: int  # decided
+    failures: int  # decided
+    pending: int
+    projected_successes: int  # of the pending
+    without_value: int  # pending without a laboratory value since enrollment
+    quarters: tuple[QuarterMean, ...]
+    quarterly_change: Decimal  # the change used for this provider's projections
+    change_source: str  # "provider", "programme" or "none"
+    expected: ProviderSettlement  # settle_counts with the expected successes
+    expected_savings: Decimal
+
+    @property
+    def attributed(self) -> int:
+        return self.successes + self.failures + self.pending
+
+    @property
+    def expected_successes(self) -> int:
+        return self.successes + self.projected_successes
+
+    @property
+    def expected_paid_count(self) -> int:
+        return self.expected.paid_count
+
+    @property
+    def expected_amount(self) -> Decimal:
+        return self.expected.amount
+
+    @property
+    def savings_ratio(self) -> Decimal | None:
+        return ratio(self.expected_savings, self.expected_amount)
+
+    def quarter(self, number: int) -> QuarterMean | None:
+        return next((q for q in self.quarters if q.quarter == number), None)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    programme: str
+    as_of: date
+    rules: ProgrammeRules
+    target_quarter: int
+    savings: SavingsEstimate
+    providers: tuple[ProviderForecast, ...]
+    programme_quarters: tuple[QuarterMean, ...]  # pooled over every provider
+    programme_change: Decimal | None
+    projections: tuple[Projection, ...]
+
+    def _sum(self, attribute: str) -> int:
+        return sum(getattr(p, attribute) for p in self.providers)
+
+    @property
+    def attributed(self) -> int:
+        return self._sum("attributed")
+
+    @property
+    def successes(self) -> int:
+        return self._sum("successes")
+
+    @property
+    def failures(self) -> int:
+        return self._sum("failures")
+
+    @property
+    def pending(self) -> int:
+        return self._sum("pending")
+
+    @property
+    def projected_successes(self) -> int:
+        return self._sum("projected_successes")
+
+    @property
+    def without_value(self) -> int:
+        return self._sum("without_value")
+
+    @property
+    def expected_successes(self) -> int:
+        return self._sum("expected_successes")
+
+    @property
+    def expected_paid_count(self) -> int:
+        return self._sum("expected_paid_count")
+
+    @property
+    def expected_amount(self) -> Decimal:
+        return sum((p.expected_amount for p in self.providers), Decimal("0.00"))
+
+    @property
+    def expected_savings(self) -> Decimal:
+        return sum((p.expected_savings for p in self.providers), ZERO)
+
+    @property
+    def expected_savings_by_component(self) -> Savings:
+        return self.savings.per_success.times(self.expected_successes)
+
+    @property
+    def savings_ratio(self) -> Decimal | None:
+        return ratio(self.expected_savings, self.expected_amount)
+
+
+def ratio(savings: Decimal, payments: Decimal) -> Decimal | None:
+    """Savings per SEK paid (two decimals); None when nothing is paid."""
+    if not payments:
+        return None
+    return (savings / payments).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --- The quarterly trend (database) ---------------------------------------------------------
+
+
+def quarterly_trend(programme: Programme, as_of: date) -> dict[int, list[QuarterMean]]:
+    """Per provider id: the count and sum of the outcome values per quarter since
+    enrollment, quarters 0 … the outcome quarter.
+
+    One aggregate query, on SQLite and PostgreSQL alike: the eligibility of a
+    prepatient is a join (baseline set) and a filtered left join (death), the
+    provider listed on ``as_of`` a correlated subquery on the listing index; the
+    quarter is ``selectors.quarter_since_enrollment``. The outcome type is looked
+    up first so the planner sees its id (a join on the code hides how common it is).
+    """
+    target = programme.programme_months // MONTHS_PER_QUARTER
+    outcome = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+    if outcome is None:
+        return {}
+    listed_on = (Listing.objects
+                 .filter(prepatient_id=OuterRef("prepatient_id"), valid_from__lte=as_of)
+                 .order_by("-valid_from", "-id").values("provider_id")[:1])
+    rows = (Measurement.objects
+            .alias(death=FilteredRelation("prepatient__lifecycle_events", condition=Q(
+                prepatient__lifecycle_events__type=LifecycleEventType.DECEASED,
+                prepatient__lifecycle_events__on__lte=as_of)))
+            .filter(prepatient__programme=programme, prepatient__enrolled_on__lte=as_of,
+                    prepatient__followups__index=0,
+                    prepatient__followups__completed_at__isnull=False,
+                    type_id=outcome.pk, reporter_kind=ReporterKind.LAB,
+                    superseded_by__isnull=True, taken_on__lte=as_of,
+                    taken_on__gte=F("prepatient__enrolled_on"))
+            .filter(Q(death__isnull=True) | Q(death__on__gt=F("prepatient__end_date")))
+            .annotate(quarter=quarter_since_enrollment(), listed_provider=Subquery(listed_on))
+            .values("listed_provider", "quarter")
+            .annotate(values=Count("pk"), total=Sum("value", output_field=TOTAL))
+            .order_by("listed_provider", "quarter"))
+    trend: dict[int, list[QuarterMean]] = defaultdict(list)
+    for row in rows:
+        if row["listed_provider"] is None or row["quarter"] > target:
+            continue
+        trend[row["listed_provider"]].append(QuarterMean(
+            quarter=row["quarter"], values=row["values"], total=Decimal(row["total"])))
+    return dict(trend)
+
+
+# --- Pure parts -----------------------------------------------------------------------------
+
+
+def pooled(trends: Iterable[Iterable[QuarterMean]]) -> list[QuarterMean]:
+    """Quarterly means over several providers (each value counts once)."""
+    values: dict[int, int] = defaultdict(int)
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    for trend in trends:
+        for quarter in trend:
+            values[quarter.quarter] += quarter.values
+            totals[quarter.quarter] += quarter.total
+    return [QuarterMean(q, values[q], totals[q]) for q in sorted(values)]
+
+
+def mean_quarterly_change(quarters: Iterable[QuarterMean]) -> Decimal | None:
+    """The average of ``mean(q + 1) − mean(q)`` over consecutive quarters with a mean."""
+    means = {q.quarter: q.mean for q in quarters if q.values}
+    steps = [means[q + 1] - means[q] for q in sorted(means) if q + 1 in means]
+    if not steps:
+        return None
+    return sum(steps, ZERO) / len(steps)
+
+
+def quarter_since(enrolled_on: date, taken_on: date) -> int:
+    """Whole quarters since enrollment, as ``selectors.quarter_since_enrollment`` in SQL."""
+    months = ((taken_on.year - enrolled_on.year) * 12 + taken_on.month - enrolled_on.month
+              - (1 if taken_on.day < enrolled_on.day else 0))
+    return months // MONTHS_PER_QUARTER
+
+
+def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: ProgrammeRules,
+            target_quarter: int) -> Projection:
+    """The pending prepatient's value at the outcome point, from their latest lab value."""
+    latest = None
+    for sample in prepatient.measurements:  # ordered by date, then database id
+        if (sample.type == rules.outcome_measure and sample.source == "lab"
+                and sample.taken_on >= prepatient.enrolled_on):
+            latest = sample
+    if latest is None:
+        return Projection(id=prepatient.id, provider=provider, latest_value=None,
+                          latest_taken_on=None, quarter=None, quarters_remaining=0,
+                          change=change, projected=None, expected_success=False)
+    value = to_mmol_per_mol(latest.value, latest.unit)
+    quarter = quarter_since(prepatient.enrolled_on, latest.taken_on)
+    remaining = max(0, target_quarter - quarter)
+    projected = (value + change * remaining).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+    return Projection(id=prepatient.id, provider=provider, latest_value=value,
+                      latest_taken_on=latest.taken_on, quarter=quarter,
+                      quarters_remaining=remaining, change=change, projected=projected,
+                      expected_success=projected < rules.outcome_below)
+
+
+# --- The forecast -------------------------------------------------------------------------
+
+
+def forecast_programme(programme: Programme, as_of: date | None = None,
+                       parameters: SavingsParameters = SPEC_PARAMETERS) -> Forecast:
+    """The forecast of a programme as of a date (default: today)."""
+    as_of = as_of or clock.today()
+    data = settlement_input(programme, as_of)
+    result = recompute(data)
+    trend = quarterly_trend(programme, as_of)
+    return assemble(
+        data_prepatients=data.prepatients, evaluations=result.evaluations,
+        providers=data.providers, rules=data.programme, as_of=as_of, trend=trend,
+        savings=savings_per_success(parameters), programme=programme.code,
+    )
+
+
+def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[Evaluation],
+             providers: Iterable[tuple[str, str]], rules: ProgrammeRules, as_of: date,
+             trend: Mapping[int, list[QuarterMean]], savings: SavingsEstimate,
+             programme: str) -> Forecast:
+    """Puts the rule engine's evaluations, the trend and the savings model together."""
+    target_quarter = rules.programme_months // MONTHS_PER_QUARTER
+    programme_quarters = pooled(trend.values())
+    programme_change = mean_quarterly_change(programme_quarters)
+    changes: dict[str, tuple[Decimal, str]] = {}
+    for key, _name in providers:
+        own = mean_quarterly_change(trend.get(int(key[1:]), []))
+        if own is not None:
+            changes[key] = (own, "provider")
+        elif programme_change is not None:
+            changes[key] = (programme_change, "programme")
+        else:
+            changes[key] = (ZERO, "none")
+
+    by_id = {prepatient.id: prepatient for prepatient in data_prepatients}
+    counts: dict[str, dict[str, int]] = {key: defaultdict(int) for key, _name in providers}
+    projections = []
+    for evaluation in evaluations:
+        if evaluation.provider is None or evaluation.result == Result.EXCLUDED:
+            continue
+        tally = counts[evaluation.provider]
+        tally[evaluation.result.value] += 1
+        if evaluation.result == Result.PENDING:
+            projection = project(by_id[evaluation.id], evaluation.provider,
+                                 changes[evaluation.provider][0], rules, target_quarter)
+            projections.append(projection)
+            tally["projected"] += int(projection.expected_success)
+            tally["without_value"] += int(projection.latest_value is None)
+
+    per_success = savings.per_success.total
+    forecasts = []
+    for key, name in providers:
+        tally = counts[key]
+        decided = tally[Result.SUCCESS.value]
+        failures = tally[Result.FAILURE.value]
+        pending = tally[Result.PENDING.value]
+        if decided + failures + pending == 0:
+            continue
+        expected_successes = decided + tally["projected"]
+        attributed = decided + failures + pending
+        expected = settle_counts(key, successes=expected_successes,
+                                 failures=attributed - expected_successes, pending=0,
+                                 rules=rules)
+        change, source = changes[key]
+        forecasts.append(ProviderForecast(
+            key=key, provider_id=int(key[1:]), name=name, successes=decided,
+            failures=failures, pending=pending, projected_successes=tally["projected"],
+            without_value=tally["without_value"], quarters=tuple(trend.get(int(key[1:]), [])),
+            quarterly_change=change, change_source=source, expected=expected,
+            expected_savings=per_success * expected_successes,
+        ))
+    return Forecast(programme=programme, as_of=as_of, rules=rules,
+                    target_quarter=target_quarter, savings=savings,
+                    providers=tuple(forecasts), programme_quarters=tuple(programme_quarters),
+                    programme_change=programme_change, projections=tuple(projections))
+
+
+# --- The admin page ---------------------------------------------------------------------------
+
+# Colours with at least 3:1 contrast against white (WCAG 1.4.11), as in the measurement
+# charts; the programme line is the darkest.
+PROGRAMME_COLOUR = "#222222"
+PROVIDER_COLOURS = ("#1f5f8b", "#b03a2e", "#6a3d9a", "#8a5a00", "#00726b", "#c2185b",
+                    "#5d4037", "#3949ab")
+PAYMENT_COLOUR = "#1f5f8b"
+SAVINGS_COLOUR = "#1e7b34"
+REFERENCE_COLOURS = ("#8a5a00", "#6a3d9a")
+TARGET_COLOUR = "#1e7b34"
+CHARTED_PROVIDERS = len(PROVIDER_COLOURS)
+HORIZONS = (5, 10, 20, 30, 50)
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """A row of the quarterly-means table: a provider (or all) and its means."""
+
+    name: str
+    cells: list[tuple[Decimal | None, int]]
+    change: Decimal | None
+    source: str
+
+
+def _float(value: Decimal | None) -> float | None:
+    """A chart.js data point (floats only here; every figure is a Decimal elsewhere)."""
+    return None if value is None else float(value)
+
+
+def quarter_heading(quarter: int) -> str:
+    from django.utils.translation import gettext as _
+
+    return _("Q%(quarter)d (months %(start)d–%(end)d)") % {
+        "quarter": quarter, "start": quarter * MONTHS_PER_QUARTER,
+        "end": (quarter + 1) * MONTHS_PER_QUARTER}
+
+
+def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
+    """Everything the forecast page shows: three charts (chart.js specs, drawn by
+    ``static/admin/charts.js``) and the tables with the same figures."""
+    from django.utils.translation import gettext as _
+
+    from apps.measurements.admin_views import ChartSpec, dataset
+    from apps.settlements.savings import REPORT_DELAY, savings_by_horizon
+
+    rules = result.rules
+    quarters = list(range(result.target_quarter + 1))
+    labels = [quarter_heading(q) for q in quarters]
+
+    def series(trend: Iterable[QuarterMean]) -> list[Decimal | None]:
+        means = {q.quarter: q.mean_rounded for q in trend}
+        return [means.get(q) for q in quarters]
+
+    trend_rows = [TrendRow(name=_("All providers"), cells=_cells(result.programme_quarters,
+                                                                 quarters),
+                           change=_two_places(result.programme_change), source="")]
+    trend_rows += [TrendRow(name=provider.name, cells=_cells(provider.quarters, quarters),
+                            change=_two_places(provider.quarterly_change),
+                            source=provider.change_source)
+                   for provider in result.providers]
+
+    charted = sorted(result.providers, key=lambda p: (-p.attributed, p.name))[:CHARTED_PROVIDERS]
+    target_label = _("Outcome target: below %(value)s") % {"value": rules.outcome_below}
+    trend_spec = ChartSpec(
+        kind="line", labels=labels,
+        datasets=[
+            dataset(_("All providers"), [_float(v) for v in series(result.programme_quarters)],
+                    PROGRAMME_COLOUR),
+            *[dataset(provider.name, [_float(v) for v in series(provider.quarters)], colour)
+              for provider, colour in zip(charted, PROVIDER_COLOURS, strict=False)],
+            dataset(target_label, [_float(rules.outcome_below)] * len(quarters), TARGET_COLOUR,
+                    dashed=True),
+        ],
+        value_title=f"{measure_name or rules.outcome_measure} ({rules.outcome_unit})",
+        bounds={"suggestedMin": float(rules.outcome_below) - 3,
+                "suggestedMax": float(rules.outcome_below) + 6},
+    )
+
+    payout_spec = ChartSpec(
+        kind="bar", labels=[provider.name for provider in result.providers],
+        datasets=[
+            dataset(_("Expected payment (%(currency)s)") % {"currency": rules.currency},
+                    [_float(p.expected_amount) for p in result.providers], PAYMENT_COLOUR),
+            dataset(_("Expected societal savings (%(currency)s)") % {"currency": rules.currency},
+                    [_float(p.expected_savings) for p in result.providers], SAVINGS_COLOUR),
+        ],
+        value_title=rules.currency, horizontal=True, bounds={"min": 0},
+    )
+
+    per_success = result.savings.per_success
+    components = [
+        (_("Direct healthcare"), "direct_healthcare"),
+        (_("Lost production"), "lost_production"),
+        (_("Social insurance"), "social_insurance"),
+    ]
+    component_rows = [
+        {"label": label, "model": getattr(per_success, name),
+         "references": [getattr(REPORT_DELAY[years], name) for years in sorted(REPORT_DELAY)]}
+        for label, name in components
+    ]
+    component_rows.append({"label": _("Total"), "model": per_success.total,
+                           "references": [REPORT_DELAY[years].total
+                                          for years in sorted(REPORT_DELAY)]})
+    horizon_years = result.savings.parameters.horizon_years
+    model_spec = ChartSpec(
+        kind="bar", labels=[row["label"] for row in component_rows],
+        datasets=[
+            dataset(_("Model: per successful prepatient (%(years)d-year horizon)")
+                    % {"years": horizon_years},
+                    [_float(row["model"]) for row in component_rows], PAYMENT_COLOUR),
+            *[dataset(_("Report: onset delayed %(years)d years") % {"years": years},
+                      [_float(row["references"][index]) for row in component_rows], colour)
+              for index, (years, colour) in enumerate(zip(sorted(REPORT_DELAY),
+                                                          REFERENCE_COLOURS, strict=True))],
+            dataset(_("Payment per successful prepatient"),
+                    [_float(rules.payment_per_success)] * len(component_rows), "#b03a2e",
+                    kind="line", dashed=True),
+        ],
+        value_title=result.savings.parameters.currency, bounds={"min": 0},
+    )
+    return {
+        "forecast": result,
+        "measure_name": measure_name or rules.outcome_measure,
+        "quarter_labels": labels,
+        "trend_rows": trend_rows,
+        "charted_providers": len(charted),
+        "trend_spec": trend_spec.as_json(),
+        "payout_spec": payout_spec.as_json(),
+        # one bar pair per provider: grow the canvas with the number of providers
+        "payout_height_rem": max(18, 5 + 3 * len(result.providers)),
+        "model_spec": model_spec.as_json(),
+        "component_rows": component_rows,
+        "reference_years": sorted(REPORT_DELAY),
+        "parameters": result.savings.parameters,
+        "percentages": {
+            "risk": _percent(result.savings.parameters.annual_onset_risk),
+            "relapse": _percent(result.savings.parameters.annual_relapse),
+            "discount": _percent(result.savings.parameters.discount_rate),
+        },
+        "avoided_cases": result.savings.avoided_cases.quantize(Decimal("0.0001"),
+                                                               rounding=ROUND_HALF_UP),
+        "by_horizon": savings_by_horizon(HORIZONS, result.savings.parameters),
+        "payment_ratio": ratio(per_success.total, rules.payment_per_success),
+    }
+
+
+def _cells(trend: Iterable[QuarterMean],
+           quarters: list[int]) -> list[tuple[Decimal | None, int]]:
+    """(mean rounded to 0.01, values) per quarter; (None, 0) where there are none."""
+    found = {q.quarter: q for q in trend}
+    return [(found[q].mean_rounded, found[q].values) if q in found else (None, 0)
+            for q in quarters]
+
+
+def _percent(share: Decimal) -> str:
+    """0.05 → "5", 0.025 → "2.5" (no float on the way)."""
+    text = format((share * 100).normalize(), "f")
+    return text
+
+
+def _two_places(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
