@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from apps.consent.services import (
 )
 from apps.core import clock
 from apps.core.crypto import lookup_hash
+from apps.measurements.rules import TYPES
+from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry import services as registry
@@ -131,12 +133,41 @@ class DemoBuilder:
             )
             return registry.prepatient_enroll(prepatient=prepatient, provider=provider)
 
+    def own_record(self, user: Any) -> Prepatient:
+        """The demo login's own record: enrolled in July with a provider, two complete
+        follow-up sets since, and a switch still possible, so My page has something
+        to show."""
+        provider = self.providers[0]
+        prepatient = self.enrolled(date(2026, 7, 3), provider, hba1c="46")
+        Prepatient.objects.filter(pk=prepatient.pk).update(user=user)
+        sets = [
+            (date(2026, 7, 3), {"hba1c": "46", "triglycerides": "1.9", "cholesterol_total": "5.6",
+                                "ldl": "3.6", "hdl": "1.1"}, {"weight": "84", "height": "170",
+                                                             "findrisc": "17"}),
+            (date(2026, 10, 1), {"hba1c": "43.5", "triglycerides": "1.7",
+                                 "cholesterol_total": "5.3", "ldl": "3.4", "hdl": "1.2"},
+             {"weight": "81.5", "findrisc": "15"}),
+        ]
+        for taken_on, blood, body in sets:
+            with clock.travel_to(taken_on + timedelta(days=2)):
+                for reporter, values in ((Reporter.for_lab("Demolab"), blood),
+                                         (Reporter.for_provider(provider), body)):
+                    measurements_record_batch(reporter=reporter, items=[
+                        MeasurementInput(prepatient=prepatient.pseudonym, type=code,
+                                         value=value, unit=TYPES[code].canonical_unit,
+                                         taken_on=taken_on,
+                                         source_reference=f"demo/{taken_on:%Y%m%d}/{code}")
+                        for code, value in values.items()])
+        return prepatient
+
     def _text(self, kind: ConsentKind) -> Any:
         return consent_text_current(programme=self.programme, kind=kind)
 
-    def build(self, caseworker: Any) -> int:
+    def build(self, caseworker: Any, user: Any = None) -> int:
         first, second, third = self.providers[:3]
         made = []
+        if user is not None:
+            made.append(self.own_record(user))
         # Candidates: screened and waiting for a lab result; a self-reported value
         # waiting for verification; a result that calls for care.
         made.append(self.candidate(date(2026, 10, 5)))
@@ -191,7 +222,7 @@ class DemoBuilder:
 
 
 def load_demo_prepatients(programme: Programme, providers: list[Provider],
-                          caseworker: Any) -> int:
+                          caseworker: Any, user: Any = None) -> int:
     """Creates the demo prepatients once; returns how many were created."""
     ensure_consent_texts(programme)
     ensure_vulnerable_postcodes(programme)
@@ -200,4 +231,4 @@ def load_demo_prepatients(programme: Programme, providers: list[Provider],
         programme=programme, personnummer_hash=lookup_hash(people[0].personnummer)
     ).exists():
         return 0
-    return DemoBuilder(programme, providers).build(caseworker)
+    return DemoBuilder(programme, providers).build(caseworker, user=user)

@@ -34,6 +34,7 @@ from apps.core.models import AccessPurpose
 from apps.programs.models import Programme
 from apps.registry.admin_forms import (
     ExcludeForm,
+    HideCommentForm,
     PostcodeImportForm,
     RegisterDeathForm,
     ReinstateForm,
@@ -47,11 +48,13 @@ from apps.registry.models import (
     Listing,
     Prepatient,
     PrepatientState,
+    ProviderRating,
     ReferralCode,
     SampleSource,
     Screening,
     VulnerableAreaPostcode,
 )
+from apps.registry.ratings import rating_hide_comment
 from apps.registry.services import (
     inclusion_sample_verify,
     lifecycle_exclude,
@@ -582,3 +585,67 @@ class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/registry/vulnerableareapostcode/import.html", context)
 
+
+
+@admin.register(ProviderRating)
+class ProviderRatingAdmin(admin.ModelAdmin):
+    """Prepatients' ratings of providers; caseworkers may hide an unsuitable comment."""
+
+    list_display = ("provider", "stars", "comment_shown", "updated_at")
+    list_filter = ("stars", ("comment_hidden_at", admin.EmptyFieldListFilter), "provider")
+    list_select_related = ("provider",)
+    search_fields = ("comment",)
+    show_full_result_count = False
+    fields = ("provider", "stars", "comment", "created_at", "updated_at",
+              "comment_hidden_at", "comment_hidden_by", "comment_hidden_reason", "hide_link")
+    readonly_fields = fields
+
+    @admin.display(description=_("comment"))
+    def comment_shown(self, rating: ProviderRating) -> str:
+        if rating.comment_hidden_at is not None:
+            return format_html("<s>{}</s> ({})", rating.comment, _("hidden"))
+        return rating.comment
+
+    @admin.display(description=_("Moderation"))
+    def hide_link(self, rating: ProviderRating) -> str:
+        if not rating.comment or rating.comment_hidden_at is not None:
+            return "—"
+        url = reverse("admin:registry_providerrating_hide", args=[rating.pk],
+                      current_app=self.admin_site.name)
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Hide the comment"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("<int:object_id>/hide/", self.admin_site.admin_view(self.hide_view),
+                     name="registry_providerrating_hide"), *super().get_urls()]
+
+    def hide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not request.user.has_perm("registry.change_providerrating"):
+            raise PermissionDenied
+        rating = get_object_or_404(ProviderRating.objects.select_related("provider"),
+                                   pk=object_id)
+        change_url = reverse("admin:registry_providerrating_change", args=[rating.pk],
+                             current_app=self.admin_site.name)
+        form = HideCommentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                rating_hide_comment(rating=rating, reason=form.cleaned_data["reason"],
+                                    caseworker=request.user)
+            except DomainError as error:
+                form.show_domain_error(error)
+            else:
+                self.message_user(request, _("The comment is hidden from the marketplace."),
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {**self.admin_site.each_context(request), "title": _("Hide the comment"),
+                   "opts": self.opts, "original": rating, "form": form,
+                   "details": [(_("provider"), rating.provider), (_("stars"), rating.stars),
+                               (_("comment"), rating.comment)],
+                   "media": self.media + form.media, "change_url": change_url,
+                   "submit_label": _("Hide the comment")}
+        return TemplateResponse(request, ACTION_TEMPLATE, context)

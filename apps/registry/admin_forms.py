@@ -114,3 +114,7 @@ class PostcodeImportForm(DomainErrorFormMixin, forms.Form):
             for message in messages:
                 self.add_error("file", f"{str(key).capitalize()}: {message}")
         self.add_error(None, str(error.message))
+
+
+class HideCommentForm(DomainErrorFormMixin, forms.Form):
+    reason = _reason_field(label=_("Why the comment is hidden"), max_length=300)

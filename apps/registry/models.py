@@ -323,3 +323,44 @@ class LifecycleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.on}"
+
+
+class ProviderRating(models.Model):
+    """A prepatient's rating of a provider they have been listed with for a while
+    (SPEC §3.6). One per prepatient and provider; giving it again changes it.
+    Shown without names; see ``apps.registry.ratings`` for who may rate."""
+
+    prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
+                                   on_delete=models.CASCADE, related_name="ratings")
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.CASCADE,
+                                 related_name="ratings")
+    stars = models.PositiveSmallIntegerField(_("stars"))
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("given"), default=clock.now)
+    updated_at = models.DateTimeField(_("changed"), default=clock.now)
+    # Moderation: a caseworker may hide an unsuitable comment (the stars still count).
+    comment_hidden_at = models.DateTimeField(_("comment hidden"), null=True, blank=True)
+    comment_hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("hidden by"),
+                                          null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="+")
+    comment_hidden_reason = models.CharField(_("why the comment is hidden"), max_length=300,
+                                             blank=True)
+
+    class Meta:
+        verbose_name = _("provider rating")
+        verbose_name_plural = _("provider ratings")
+        constraints = [
+            models.UniqueConstraint(fields=["prepatient", "provider"],
+                                    name="rating_one_per_prepatient_and_provider"),
+            models.CheckConstraint(condition=Q(stars__gte=1) & Q(stars__lte=5),
+                                   name="rating_stars_1_to_5"),
+            models.CheckConstraint(
+                condition=Q(comment_hidden_at__isnull=True, comment_hidden_reason="")
+                | (Q(comment_hidden_at__isnull=False, comment_hidden_by__isnull=False)
+                   & ~Q(comment_hidden_reason="")),
+                name="rating_hidden_comment_has_reason"),
+        ]
+        indexes = [models.Index(fields=["provider", "-updated_at"], name="rating_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.stars}/5"

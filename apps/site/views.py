@@ -2,9 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views import View
 from django.views.generic import TemplateView
 
-from apps.programs.models import Programme
+from apps.site import journey
+from apps.site.mixins import PrepatientMixin
 
 
 class StartView(TemplateView):
@@ -14,5 +19,23 @@ class StartView(TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["programme"] = Programme.objects.order_by("start_date").first()
+        context["programme"] = journey.current_programme()
         return context
+
+
+class AboutView(TemplateView):
+    """About the programme, who sees which data, and how to leave."""
+
+    template_name = "site/about.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["programme"] = journey.current_programme()
+        return context
+
+
+class NextStepView(PrepatientMixin, LoginRequiredMixin, View):
+    """Where a signed-in person continues (the target after signing in)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return redirect(journey.next_step(self.prepatient))

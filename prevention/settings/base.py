@@ -114,7 +114,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "site:next"
 LOGOUT_REDIRECT_URL = "/"
 
 # allauth: the site signs people in by email (staff may also use a username),
@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
                                   "schedule": crontab(hour=2, minute=30)},
     "complete ended periods": {"task": "measurements.complete_ended_periods",
                                "schedule": crontab(hour=2, minute=0)},
+    "forget old form tokens": {"task": "site.purge_form_submissions",
+                               "schedule": crontab(hour=3, minute=15)},
 }
 
 REST_FRAMEWORK = {

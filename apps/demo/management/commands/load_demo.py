@@ -26,6 +26,44 @@ DEMO_PROVIDERS = [
     ("Idrottsföreningen Rörelse", "8024001011", AuthorizationStatus.AUTHORIZED),
     ("Nystart Hälsa AB", "5566770037", AuthorizationStatus.PENDING),
 ]
+# What each demo provider shows in the marketplace (SPEC §3.6).
+DEMO_PROFILES: dict[str, dict[str, Any]] = {
+    "5566770011": {
+        "offer_sv": "Personliga hälsocoacher i Järva som pratar ditt språk. Vi träffas i "
+                    "grupp varannan vecka och du får en egen coach att ringa. Matlagning, "
+                    "promenadgrupper och stöd att sova bättre.",
+        "offer_en": "Personal health coaches in Järva who speak your language. We meet in "
+                    "groups every other week and you get your own coach to call. Cooking, "
+                    "walking groups and help to sleep better.",
+        "delivery_mode": "on_site", "coach_type": "human",
+        "languages": ["sv", "ar", "so", "ti", "en"],
+        "accessibility": ["read_aloud", "easy_read", "interpreter"],
+        "regions": ["Stockholm"], "capacity": 600,
+        "email": "hej@halsocoachen.example", "website": "https://halsocoachen.example",
+    },
+    "5566770029": {
+        "offer_sv": "En app med en AI-coach dygnet runt och en legitimerad dietist en gång "
+                    "i månaden på video. Passar dig som vill ta små steg i din egen takt.",
+        "offer_en": "An app with an AI coach day and night and a registered dietitian once "
+                    "a month on video. For you who want to take small steps at your own pace.",
+        "delivery_mode": "remote", "coach_type": "both",
+        "languages": ["sv", "en", "fa", "tr"],
+        "accessibility": ["read_aloud", "large_text"],
+        "regions": ["national"], "capacity": 5000,
+        "email": "support@digitallivsstil.example", "website": "https://digitallivsstil.example",
+    },
+    "8024001011": {
+        "offer_sv": "Träning i föreningens lokaler och utomhus, ledd av tränare från ditt "
+                    "område. Vi har grupper för kvinnor, för seniorer och kvällsgrupper.",
+        "offer_en": "Exercise in the club's rooms and outdoors, led by trainers from your "
+                    "area. We have groups for women, for seniors and evening groups.",
+        "delivery_mode": "both", "coach_type": "human",
+        "languages": ["sv", "ar", "bs", "pl"],
+        "accessibility": ["easy_read"],
+        "regions": ["Västra Götaland", "Skåne"], "capacity": 300,
+        "email": "info@rorelse.example", "website": "https://rorelse.example",
+    },
+}
 
 
 class Command(BaseCommand):
@@ -36,7 +74,8 @@ class Command(BaseCommand):
         for name, number, status in DEMO_PROVIDERS:
             Provider.objects.update_or_create(
                 organisation_number=number,
-                defaults={"name": name, "authorization_status": status},
+                defaults={"name": name, "authorization_status": status,
+                          **DEMO_PROFILES.get(number, {})},
             )
         group = caseworker_group()
         caseworkers = []
@@ -45,12 +84,13 @@ class Command(BaseCommand):
                               is_staff=True)
             user.groups.add(group)
             caseworkers.append(user)
-        self._user("prepatient", "prepatient@demo.invalid", PREPATIENT_PASSWORD, is_staff=False)
+        person = self._user("prepatient", "prepatient@demo.invalid", PREPATIENT_PASSWORD,
+                            is_staff=False)
         programme = Programme.objects.get(code="prediabetes-2026")
         providers = list(Provider.objects.filter(
             organisation_number__in=[number for _n, number, _s in DEMO_PROVIDERS[:3]]
         ).order_by("organisation_number"))
-        created = load_demo_prepatients(programme, providers, caseworkers[0])
+        created = load_demo_prepatients(programme, providers, caseworkers[0], user=person)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data loaded ({created} new prepatients)."))
 

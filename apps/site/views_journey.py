@@ -1,0 +1,625 @@
+"""The way into the programme (SPEC §3.1): consent, personnummer, questionnaire,
+blood test and result.
+
+Each page says when a person may be on it (``allowed``); anyone else is sent
+to where they continue (``journey.next_step``), so a page is never shown out of
+order and a step already passed is not done twice. Every change goes through
+the domain services; refusals are shown on the field they concern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+
+from apps.consent.errors import ConsentConflict
+from apps.consent.models import ConsentKind, ConsentText
+from apps.consent.services import consent_grant, consent_text_current
+from apps.core import clock
+from apps.core.crypto import decrypt
+from apps.core.dates import add_months, age_on
+from apps.core.errors import DomainError, InvalidInput
+from apps.providers.models import Lab
+from apps.registry import rules
+from apps.registry.errors import InvalidTransition
+from apps.registry.models import (
+    InclusionSample,
+    Prepatient,
+    ReferralCode,
+    SampleSource,
+    Screening,
+)
+from apps.registry.services import (
+    deciding_sample,
+    inclusion_decide,
+    inclusion_params,
+    prepatient_set_identity,
+    referral_issue,
+    screening_submit,
+)
+from apps.site import journey
+from apps.site.forms_journey import (
+    BodyForm,
+    ConsentForm,
+    FamilyForm,
+    HabitsForm,
+    HistoryForm,
+    IdentityForm,
+    MeasureField,
+    QuestionnairePartForm,
+    add_domain_error,
+)
+from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
+from apps.site.models import QuestionnaireDraft
+
+# The plaintext of a just-issued referral code, kept for one display only.
+REFERRAL_SESSION_KEY = "journey_referral_code"
+# A personnummer verified by Swedish e-identification (encrypted with the field
+# keys), put here by the OpenID Connect extension point (docs/oidc.md).
+VERIFIED_PERSONNUMMER_SESSION_KEY = "eid_personnummer"
+
+
+# --- Where a person is ------------------------------------------------------------
+
+
+def latest_screening(prepatient: Prepatient) -> Screening | None:
+    return prepatient.screenings.order_by("-submitted_at", "-pk").first()
+
+
+def is_referred(prepatient: Prepatient, screening: Screening | None = None) -> bool:
+    screening = screening if screening is not None else latest_screening(prepatient)
+    return (screening is not None
+            and screening.score >= prepatient.programme.findrisc_referral_threshold)
+
+
+def may_answer_questionnaire(prepatient: Prepatient) -> bool:
+    """Before the first answers, and again after a score below the threshold
+    (things change: "come back if they do")."""
+    if not (prepatient.consent_valid and prepatient.birth_date and prepatient.sex):
+        return False
+    if prepatient.is_enrolled:
+        return False
+    screening = latest_screening(prepatient)
+    if screening is None:
+        return True
+    return not is_referred(prepatient, screening) and deciding_sample(prepatient) is None
+
+
+@dataclass(frozen=True)
+class RiskBand:
+    """What a FINDRISC score means (the questionnaire's own published bands)."""
+
+    label: str | Promise
+    ten_year_risk: str | Promise
+
+
+def risk_band(score: int) -> RiskBand:
+    if score < 7:
+        return RiskBand(_("low"), _("about 1 in 100"))
+    if score <= 11:
+        return RiskBand(_("slightly raised"), _("about 1 in 25"))
+    if score <= 14:
+        return RiskBand(_("moderate"), _("about 1 in 6"))
+    if score <= 20:
+        return RiskBand(_("high"), _("about 1 in 3"))
+    return RiskBand(_("very high"), _("about 1 in 2"))
+
+
+def postcode_display(postcode: str) -> str:
+    return f"{postcode[:3]} {postcode[3:]}" if len(postcode) == 5 else postcode
+
+
+def recruitment(prepatient: Prepatient) -> dict[str, Any]:
+    """The programme's phase today and its dates, for plain notices."""
+    programme = prepatient.programme
+    params = inclusion_params(programme)
+    today = clock.today()
+    return {
+        "phase": rules.recruitment_phase(params, today),
+        "opens_on": programme.start_date,
+        "priority_until": add_months(programme.start_date, programme.priority_months),
+        "closes_on": add_months(programme.start_date, programme.recruitment_months),
+        "age_min": programme.priority_age_min,
+        "age_max": programme.priority_age_max,
+        "bmi_above": programme.priority_bmi_above,
+    }
+
+
+# --- The base page ------------------------------------------------------------------
+
+
+class JourneyView(PrepatientMixin, TemplateView):
+    """A signed-in page of the way in; sends the person on when they are not due here."""
+
+    def allowed(self) -> bool:
+        raise NotImplementedError
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if user.is_authenticated and not user.is_staff and not self.allowed():
+            response: HttpResponseBase = redirect(journey.next_step(self.prepatient))
+        else:
+            response = super().dispatch(request, *args, **kwargs)
+        # Pages about a person's health and identity are never kept in caches.
+        add_never_cache_headers(response)
+        return response
+
+    def render_page(self, **context: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(**context))
+
+
+# --- 1. Consent ---------------------------------------------------------------------
+
+
+class ConsentView(SubmitOnceMixin, JourneyView):
+    template_name = "site/journey/consent.html"
+
+    def allowed(self) -> bool:
+        return not (self.prepatient.consent_valid or self.prepatient.is_enrolled)
+
+    def texts(self) -> tuple[ConsentText | None, ConsentText | None]:
+        programme = self.prepatient.programme
+        return (consent_text_current(programme=programme, kind=ConsentKind.DATA_SHARING),
+                consent_text_current(programme=programme, kind=ConsentKind.RESEARCH))
+
+    def fresh_form(self, *, research: bool = False) -> ConsentForm:
+        data_text, research_text = self.texts()
+        return ConsentForm(initial={
+            "data_text": data_text.pk if data_text else None,
+            "research_text": research_text.pk if research_text else None,
+            "research": research,
+        })
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["data_text"], context["research_text"] = self.texts()
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_page(form=self.fresh_form())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = ConsentForm(request.POST)
+        data_text, _research_text = self.texts()
+        if data_text is None:
+            return self.render_page(form=form)
+        if not form.is_valid():
+            return self.render_page(form=form)
+        wants_research = bool(form.cleaned_data["research"])
+        shown = {ConsentKind.DATA_SHARING: form.cleaned_data["data_text"],
+                 ConsentKind.RESEARCH: form.cleaned_data["research_text"]}
+        try:
+            with transaction.atomic():
+                consent_grant(prepatient=self.prepatient,
+                              text=self._shown_text(ConsentKind.DATA_SHARING, shown))
+                if wants_research:
+                    consent_grant(prepatient=self.prepatient,
+                                  text=self._shown_text(ConsentKind.RESEARCH, shown))
+        except ConsentConflict as error:
+            if error.code == "consent_text_outdated":
+                # A new version was published while the person read: show it, ask again.
+                return self.render_page(form=self.fresh_form(research=wants_research),
+                                        text_updated=True)
+            form.add_error(None, error.message)
+            return self.render_page(form=form)
+        self.prepatient.refresh_from_db()
+        if wants_research:
+            messages.success(request, _("Thank you. Your consent and your research donation "
+                                        "are saved."))
+        else:
+            messages.success(request, _("Thank you. Your consent is saved."))
+        return redirect(journey.next_step(self.prepatient))
+
+    def _shown_text(self, kind: ConsentKind, shown: dict[ConsentKind, int | None]) -> ConsentText:
+        """The version the page showed; an unknown one counts as outdated."""
+        pk = shown[kind]
+        text = (ConsentText.objects.filter(pk=pk, kind=kind,
+                                           programme=self.prepatient.programme_id).first()
+                if pk is not None else None)
+        if text is None:
+            raise ConsentConflict(code="consent_text_outdated")
+        return text
+
+
+# --- 2. Personnummer ------------------------------------------------------------------
+
+
+class IdentityView(SubmitOnceMixin, JourneyView):
+    template_name = "site/journey/identity.html"
+
+    def allowed(self) -> bool:
+        prepatient = self.prepatient
+        return (prepatient.consent_valid and not prepatient.is_enrolled
+                and prepatient.birth_date is None)
+
+    def verified_number(self) -> str | None:
+        """A personnummer from e-identification, if this person's sign-in brought one.
+
+        The stash is ``{"user": <account id>, "value": <encrypted personnummer>}``
+        (see docs/oidc.md); one left by another account in the same browser is
+        dropped, never offered.
+        """
+        session = self.request.session
+        stash = session.get(VERIFIED_PERSONNUMMER_SESSION_KEY)
+        if stash is None:
+            return None
+        if not isinstance(stash, dict) or stash.get("user") != self.request.user.pk:
+            session.pop(VERIFIED_PERSONNUMMER_SESSION_KEY, None)
+            return None
+        try:
+            return decrypt(str(stash.get("value", "")))
+        except InvalidToken:  # a key rotated away or a damaged value: ask instead
+            session.pop(VERIFIED_PERSONNUMMER_SESSION_KEY, None)
+            return None
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        number = self.verified_number()
+        context["verified_masked"] = f"{number[:6]}**-****" if number else None
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_page(form=IdentityForm())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("use_verified"):
+            return self._use_verified()
+        form = IdentityForm(request.POST)
+        if not form.is_valid():
+            return self.render_page(form=form)
+        try:
+            prepatient_set_identity(prepatient=self.prepatient,
+                                    personnummer=form.cleaned_data["personnummer"])
+        except InvalidTransition:
+            return redirect(journey.next_step(self.prepatient))
+        except DomainError as error:
+            # The service's own words, on the field: the reason a number was refused,
+            # "not found in the register", or "already registered" with what to do.
+            longer = {"personnummer": error.message} if error.code == "personnummer_taken" else {}
+            add_domain_error(form, error, longer)
+            return self.render_page(form=form)
+        return redirect("site:identity_done")
+
+    def _use_verified(self) -> HttpResponse:
+        number = self.verified_number()
+        self.request.session.pop(VERIFIED_PERSONNUMMER_SESSION_KEY, None)
+        if number is None:
+            return redirect("site:identity")
+        try:
+            prepatient_set_identity(prepatient=self.prepatient, personnummer=number)
+        except InvalidTransition:
+            return redirect(journey.next_step(self.prepatient))
+        except DomainError as error:
+            # Shown as a notice: the number came from the e-identification, not a field.
+            return self.render_page(form=IdentityForm(), verified_error=error.message)
+        return redirect("site:identity_done")
+
+
+class IdentityDoneView(JourneyView):
+    """The result of the check: the registered postcode and the priority rule."""
+
+    template_name = "site/journey/identity_done.html"
+
+    def allowed(self) -> bool:
+        prepatient = self.prepatient
+        return (prepatient.consent_valid and prepatient.birth_date is not None
+                and not prepatient.is_enrolled and latest_screening(prepatient) is None)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        prepatient = self.prepatient
+        assert prepatient.birth_date is not None
+        context.update(
+            postcode=postcode_display(prepatient.postcode),
+            age=age_on(prepatient.birth_date, clock.today()),
+            recruitment=recruitment(prepatient),
+        )
+        return context
+
+
+# --- 3. The questionnaire ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    title: str | Promise
+    form_class: type[QuestionnairePartForm] | None  # None: the summary
+
+
+PARTS = [
+    Part(1, _("Your body"), BodyForm),
+    Part(2, _("Your daily habits"), HabitsForm),
+    Part(3, _("Your health so far"), HistoryForm),
+    Part(4, _("Diabetes in your family"), FamilyForm),
+    Part(5, _("Check and send"), None),
+]
+QUESTION_PARTS = [part for part in PARTS if part.form_class is not None]
+SUMMARY = PARTS[-1]
+
+
+def draft_of(prepatient: Prepatient) -> QuestionnaireDraft | None:
+    return QuestionnaireDraft.objects.filter(prepatient=prepatient).first()
+
+
+def first_unanswered(answers: dict[str, Any]) -> Part:
+    for part in QUESTION_PARTS:
+        assert part.form_class is not None
+        if any(answers.get(name) in (None, "") for name in part.form_class.base_fields):
+            return part
+    return SUMMARY
+
+
+def _shown_number(value: str) -> str:
+    """A stored decimal as the reader writes it (a decimal comma in Swedish)."""
+    if value.endswith(".0"):
+        value = value[:-2]
+    return value.replace(".", ",") if translation.get_language() == "sv" else value
+
+
+class QuestionnaireStartView(JourneyView):
+    """Resumes at the first part without answers."""
+
+    def allowed(self) -> bool:
+        return may_answer_questionnaire(self.prepatient)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        draft = draft_of(self.prepatient)
+        part = first_unanswered(draft.answers if draft else {})
+        return redirect("site:questionnaire_part", part=part.number)
+
+
+class QuestionnairePartView(SubmitOnceMixin, JourneyView):
+    template_name = "site/journey/questionnaire_part.html"
+
+    def allowed(self) -> bool:
+        return may_answer_questionnaire(self.prepatient)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        number = kwargs["part"]
+        if not 1 <= number <= len(PARTS):
+            return redirect("site:questionnaire")
+        self.part = PARTS[number - 1]
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        draft = draft_of(self.prepatient)
+        return dict(draft.answers) if draft else {}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        prepatient = self.prepatient
+        assert prepatient.birth_date is not None
+        context.update(
+            part=self.part, parts=PARTS, part_count=len(PARTS),
+            previous=PARTS[self.part.number - 2] if self.part.number > 1 else None,
+            age=age_on(prepatient.birth_date, clock.today()),
+            sex=prepatient.get_sex_display(),
+        )
+        return context
+
+    def _initial(self, answers: dict[str, Any]) -> dict[str, Any]:
+        assert self.part.form_class is not None
+        initial = {}
+        for name, field in self.part.form_class.base_fields.items():
+            value = answers.get(name)
+            if value is not None:
+                initial[name] = _shown_number(value) if isinstance(field, MeasureField) else value
+        return initial
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        answers = self.answers
+        resume = first_unanswered(answers)
+        if self.part.number > resume.number:
+            return redirect("site:questionnaire_part", part=resume.number)
+        if self.part.form_class is None:
+            return self.render_summary(answers)
+        return self.render_page(form=self.part.form_class(initial=self._initial(answers)))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.part.form_class is None:
+            return self.submit()
+        save_for_later = request.POST.get("action") == "save"
+        form = self.part.form_class(request.POST, partial=save_for_later)
+        if not form.is_valid():
+            return self.render_page(form=form)
+        self._save(form.answers())
+        if save_for_later:
+            messages.success(request, _("Your answers are saved. When you sign in again, you "
+                                        "continue where you left off."))
+            return redirect("site:start")
+        return redirect("site:questionnaire_part", part=self.part.number + 1)
+
+    def _save(self, answers: dict[str, str | None]) -> None:
+        with transaction.atomic():
+            draft, _created = QuestionnaireDraft.objects.select_for_update().get_or_create(
+                prepatient=self.prepatient)
+            merged = dict(draft.answers)
+            for name, value in answers.items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            draft.answers = merged
+            draft.updated_at = clock.now()
+            draft.save()
+
+    # The last part: a summary to check, then send.
+
+    def summary_rows(self, answers: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = []
+        for part in QUESTION_PARTS:
+            assert part.form_class is not None
+            form = part.form_class()
+            for name, field in form.fields.items():
+                value = answers.get(name, "")
+                if isinstance(field, MeasureField):
+                    shown: Any = _shown_number(value)
+                else:
+                    shown = dict(field.choices).get(value, value)  # type: ignore[attr-defined]
+                rows.append({"label": field.label, "value": shown, "part": part})
+        return rows
+
+    def render_summary(self, answers: dict[str, Any], **extra: Any) -> HttpResponse:
+        return self.render_page(rows=self.summary_rows(answers), **extra)
+
+    def submit(self) -> HttpResponse:
+        with transaction.atomic():
+            # The draft row is locked and deleted with the screening, so two tabs
+            # sending the same answers make one screening.
+            draft = (QuestionnaireDraft.objects.select_for_update()
+                     .filter(prepatient=self.prepatient).first())
+            answers = dict(draft.answers) if draft else {}
+            if draft is None or first_unanswered(answers) is not SUMMARY:
+                return redirect("site:questionnaire")
+            try:
+                result = screening_submit(
+                    prepatient=self.prepatient,
+                    height_cm=Decimal(answers["height_cm"]),
+                    weight_kg=Decimal(answers["weight_kg"]),
+                    waist_cm=Decimal(answers["waist_cm"]),
+                    physically_active=answers["physically_active"] == "yes",
+                    eats_vegetables_daily=answers["eats_vegetables_daily"] == "yes",
+                    antihypertensive_medication=answers["antihypertensive_medication"] == "yes",
+                    high_glucose_history=answers["high_glucose_history"] == "yes",
+                    family_history=rules.FamilyHistory(answers["family_history"]),
+                )
+            except InvalidTransition:
+                return redirect(journey.next_step(self.prepatient))
+            except InvalidInput as error:
+                labels = {name: field.label for name, field in BodyForm.base_fields.items()}
+                problems = [f"{labels.get(name, name)}: {message}"
+                            for name, message in error.fields.items()]
+                return self.render_summary(answers, problems=problems or [error.message])
+            draft.delete()
+        if result.referral_code:
+            referral = latest_referral(self.prepatient)
+            self.request.session[REFERRAL_SESSION_KEY] = {
+                "prepatient": self.prepatient.pk, "referral": referral.pk if referral else None,
+                "code": result.referral_code,
+            }
+            return redirect("site:referral")
+        return redirect("site:result")
+
+
+# --- 4. The blood test -----------------------------------------------------------------
+
+
+def latest_referral(prepatient: Prepatient) -> ReferralCode | None:
+    return (ReferralCode.objects.filter(prepatient=prepatient)
+            .order_by("-issued_at", "-pk").first())
+
+
+def referral_is_active(referral: ReferralCode | None) -> bool:
+    return (referral is not None and referral.used_at is None
+            and referral.expires_at > clock.now())
+
+
+class ReferralView(SubmitOnceMixin, JourneyView):
+    template_name = "site/journey/referral.html"
+
+    def allowed(self) -> bool:
+        prepatient = self.prepatient
+        return (prepatient.consent_valid and not prepatient.is_enrolled
+                and is_referred(prepatient) and deciding_sample(prepatient) is None)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        referral = latest_referral(self.prepatient)
+        kept = request.session.pop(REFERRAL_SESSION_KEY, None)
+        code = None
+        if (isinstance(kept, dict) and kept.get("prepatient") == self.prepatient.pk
+                and referral is not None and kept.get("referral") == referral.pk
+                and referral_is_active(referral)):
+            code = kept.get("code")
+        screening = latest_screening(self.prepatient)
+        return self.render_page(
+            code=code, referral=referral,
+            active=referral_is_active(referral), screening=screening,
+            band=risk_band(screening.score) if screening else None,
+            labs=Lab.objects.filter(is_authorized=True).order_by("name"),
+            self_reported=_pending_self_report(self.prepatient),
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        referral, code = referral_issue(prepatient=self.prepatient)
+        request.session[REFERRAL_SESSION_KEY] = {
+            "prepatient": self.prepatient.pk, "referral": referral.pk, "code": code,
+        }
+        messages.success(request, _("Here is your new code. The old code no longer works."))
+        return redirect("site:referral")
+
+
+def _pending_self_report(prepatient: Prepatient) -> InclusionSample | None:
+    return (InclusionSample.objects.filter(prepatient=prepatient, source=SampleSource.SELF,
+                                           verified_at=None)
+            .order_by("-taken_on", "-pk").first())
+
+
+# --- 5. The result ---------------------------------------------------------------------
+
+# A heading for each of the rules' reasons; the rule's own message explains it.
+REASON_HEADINGS = {
+    rules.InclusionReason.INCLUDED: _("You can join the programme"),
+    rules.InclusionReason.BELOW_RANGE: _("Your blood sugar is normal"),
+    rules.InclusionReason.ABOVE_RANGE: _("Your blood sugar is above the programme's range"),
+    rules.InclusionReason.DIABETES: _("Your blood sugar is high"),
+    rules.InclusionReason.NOT_PRIORITY: _("You can join later"),
+    rules.InclusionReason.CAP_REACHED: _("The programme is full"),
+    rules.InclusionReason.CLOSED: _("The programme no longer takes in participants"),
+    rules.InclusionReason.NOT_OPEN: _("The programme has not opened yet"),
+    rules.InclusionReason.NO_SAMPLE: _("We are waiting for your blood test"),
+    rules.InclusionReason.NO_CONSENT: _("Your consent is needed"),
+    rules.InclusionReason.ALREADY_ENROLLED: _("You are already taking part"),
+}
+
+
+class ResultView(JourneyView):
+    template_name = "site/journey/result.html"
+
+    def allowed(self) -> bool:
+        prepatient = self.prepatient
+        return (prepatient.consent_valid and not prepatient.is_enrolled
+                and latest_screening(prepatient) is not None)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        prepatient = self.prepatient
+        screening = latest_screening(prepatient)
+        assert screening is not None
+        sample = deciding_sample(prepatient)
+        referred = is_referred(prepatient, screening)
+        if sample is not None:
+            state = "decided"
+        elif referred:
+            state = "waiting"
+        else:
+            state = "low"
+        decision = inclusion_decide(prepatient=prepatient) if sample is not None else None
+        referral = latest_referral(prepatient)
+        context.update(
+            state=state, screening=screening, band=risk_band(screening.score),
+            threshold=prepatient.programme.findrisc_referral_threshold,
+            sample=sample, decision=decision,
+            heading=REASON_HEADINGS.get(decision.reason) if decision else None,
+            reason=decision.reason.value if decision else None,
+            seek_care_hba1c=prepatient.programme.seek_care_hba1c,
+            referral=referral, referral_active=referral_is_active(referral),
+            self_reported=_pending_self_report(prepatient),
+            can_answer_again=state == "low" and may_answer_questionnaire(prepatient),
+        )
+        return context
+

@@ -1,0 +1,404 @@
+"""The marketplace (SPEC §3.6): authorized providers with filters, each provider's
+page, choosing or switching a provider (SPEC §3.1 step 5, §3.2) and ratings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import BooleanField, Case, F, Q, QuerySet, When
+from django.db.models.expressions import RawSQL
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import FormView, TemplateView
+
+from apps.core import clock
+from apps.core.errors import DomainError
+from apps.providers.models import AuthorizationStatus, CoachType, DeliveryMode, Provider
+from apps.providers.validators import ACCESSIBILITY_CHOICES, NATIONAL
+from apps.registry import ratings, rules
+from apps.registry.errors import InclusionRefused
+from apps.registry.models import Prepatient, PrepatientState
+from apps.registry.services import inclusion_decide, listing_switch, prepatient_enroll
+from apps.site import journey
+from apps.site.forms_marketplace import (
+    Coach,
+    Delivery,
+    Language,
+    ProviderFilterForm,
+    RatingForm,
+    Sort,
+    languages,
+)
+from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
+
+PAGE_SIZE = 24
+_ACCESSIBILITY = dict(ACCESSIBILITY_CHOICES)
+READ_ALOUD = "read_aloud"
+
+
+class NeverCacheMixin:
+    """Pages about a person are never kept in a browser's or proxy's cache."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        add_never_cache_headers(response)
+        return response
+
+
+def long_date(day: date) -> str:
+    """A date as people write it, in the page's language ("3 februari 2028")."""
+    return date_format(day, "j F Y")
+
+
+def step_url(prepatient: Prepatient | None) -> str:
+    """Where the person continues on the way in (the page that works it out, when the
+    person has no record yet)."""
+    return reverse(journey.next_step(prepatient) if prepatient is not None else "site:next")
+
+
+# --- Queries ----------------------------------------------------------------------------
+
+
+def authorized_providers() -> QuerySet[Provider]:
+    return Provider.objects.filter(authorization_status=AuthorizationStatus.AUTHORIZED)
+
+
+_JSON_LISTS = frozenset({"languages", "regions", "accessibility"})
+
+
+def _json_list_has(field: str, value: str) -> Q:
+    """The provider's JSON list ``field`` holds ``value``.
+
+    PostgreSQL answers with jsonb containment; SQLite (first runs) with json_each.
+    Only the profile's list fields are accepted; the value is always a parameter.
+    """
+    if field not in _JSON_LISTS:
+        raise ValueError(f"not a list field of the profile: {field}")
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__contains": [value]})
+    quote = connection.ops.quote_name
+    column = f"{quote(Provider._meta.db_table)}.{quote(field)}"
+    sql = f"EXISTS (SELECT 1 FROM json_each({column}) AS item WHERE item.value = %s)"  # noqa: S608
+    return Q(RawSQL(sql, (value,), output_field=BooleanField()))  # noqa: S611
+
+
+def filter_providers(queryset: QuerySet[Provider], filters: dict[str, Any]) -> QuerySet[Provider]:
+    """Applies the marketplace's filters; "both" matches either side."""
+    delivery = filters.get("delivery")
+    if delivery == Delivery.REMOTE:
+        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.REMOTE, DeliveryMode.BOTH])
+    elif delivery == Delivery.ON_SITE:
+        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.ON_SITE, DeliveryMode.BOTH])
+    coach = filters.get("coach")
+    if coach == Coach.HUMAN:
+        queryset = queryset.filter(coach_type__in=[CoachType.HUMAN, CoachType.BOTH])
+    elif coach == Coach.AI:
+        queryset = queryset.filter(coach_type__in=[CoachType.AI, CoachType.BOTH])
+    if filters.get("language"):
+        queryset = queryset.filter(_json_list_has("languages", filters["language"]))
+    if filters.get("region"):
+        queryset = queryset.filter(_json_list_has("regions", filters["region"])
+                                   | _json_list_has("regions", NATIONAL))
+    if filters.get("read_aloud"):
+        queryset = queryset.filter(_json_list_has("accessibility", READ_ALOUD))
+    return queryset
+
+
+def offered_languages() -> set[str]:
+    """Every language some authorized provider offers (one small query)."""
+    codes: set[str] = set()
+    for row in authorized_providers().values_list("languages", flat=True):
+        codes.update(code for code in (row or []) if isinstance(code, str))
+    return codes
+
+
+# --- What a card and a provider page show -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    """A provider as the marketplace shows it, in the page's language."""
+
+    provider: Provider
+    offer: str
+    offer_lang: str  # the language the offer is written in
+    languages: list[Language]
+    accessibility: list[str | Promise]
+    reads_aloud: bool
+    regions: list[str | Promise]
+    national: bool
+    rating: ratings.RatingSummary
+
+    @classmethod
+    def of(cls, provider: Provider, rating: ratings.RatingSummary) -> ProviderProfile:
+        page_language = translation.get_language() or "sv"
+        if page_language == "en" and provider.offer_en:
+            offer, offer_lang = provider.offer_en, "en"
+        elif provider.offer_sv:
+            offer, offer_lang = provider.offer_sv, "sv"
+        else:
+            offer, offer_lang = provider.offer_en, "en"
+        regions = list(provider.regions or [])
+        return cls(
+            provider=provider, offer=offer, offer_lang=offer_lang,
+            languages=languages(provider.languages or []),
+            accessibility=[_ACCESSIBILITY.get(key, key) for key in provider.accessibility or []],
+            reads_aloud=READ_ALOUD in (provider.accessibility or []),
+            regions=[gettext_lazy("The whole country") if region == NATIONAL else region
+                     for region in regions],
+            national=NATIONAL in regions,
+            rating=rating,
+        )
+
+    @property
+    def different_language(self) -> bool:
+        return bool(self.offer) and self.offer_lang != (translation.get_language() or "sv")
+
+
+class MarketplaceView(TemplateView):
+    """Authorized providers as cards, with filters in a GET form."""
+
+    template_name = "site/marketplace/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        programme = journey.current_programme()
+        form = ProviderFilterForm(self.request.GET or None, language_codes=offered_languages())
+        filters = form.filters()
+        queryset = ratings.with_rating_summary(filter_providers(authorized_providers(), filters))
+        if form.sort_order() == Sort.RATING:
+            shown_average = Case(When(rating_count__gte=ratings.RATINGS_SHOWN_FROM,
+                                      then=F("rating_average")))
+            queryset = queryset.order_by(shown_average.desc(nulls_last=True),
+                                         F("rating_count").desc(), "name", "pk")
+        else:
+            queryset = queryset.order_by("name", "pk")
+        page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            form=form, filters_active=bool(filters), page=page,
+            cards=[ProviderProfile.of(provider, ratings.summary_of(provider))
+                   for provider in page.object_list],
+            count=page.paginator.count, query=query.urlencode(),
+            ratings_shown_from=ratings.RATINGS_SHOWN_FROM,
+            rating_after_months=ratings.RATING_AFTER_MONTHS,
+            switch_months=programme.switch_months if programme else None,
+        )
+        return context
+
+
+# --- Who may choose, and what the page says to them ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a signed-in person can do with a provider, and what to tell them."""
+
+    kind: str  # see the constants below
+    window_end: date | None = None  # the last day of free switching (for a first choice:
+    #                                 if the person enrolls today)
+    window_open: bool = False
+    lost_authorization: bool = False  # the person's provider is no longer authorized
+    message: Any = ""
+    continue_url: str = ""
+
+    ANONYMOUS = "anonymous"
+    STAFF = "staff"
+    NOT_READY = "not_ready"  # still on the way in, or not included
+    MAY_CHOOSE = "may_choose"  # a first choice
+    CURRENT = "current"  # the person's own provider
+    MAY_SWITCH = "may_switch"
+    WINDOW_CLOSED = "window_closed"
+    NOT_ACTIVE = "not_active"  # excluded, dropped out, completed
+    NOT_AUTHORIZED = "not_authorized"
+
+    @property
+    def can_submit(self) -> bool:
+        return self.kind in (self.MAY_CHOOSE, self.MAY_SWITCH)
+
+
+def existing_prepatient(request: HttpRequest) -> Prepatient | None:
+    """The signed-in person's record, if there is one (never made here)."""
+    user = request.user
+    programme = journey.current_programme()
+    if not user.is_authenticated or user.is_staff or programme is None:
+        return None
+    return (Prepatient.objects.select_related("programme", "current_provider")
+            .filter(programme=programme, user=user).first())
+
+
+def choice_for(request: HttpRequest, prepatient: Prepatient | None,
+               provider: Provider) -> Choice:
+    if not request.user.is_authenticated:
+        return Choice(Choice.ANONYMOUS)
+    if request.user.is_staff:
+        return Choice(Choice.STAFF)
+    if prepatient is None:
+        return Choice(Choice.NOT_READY, continue_url=step_url(None))
+    programme = prepatient.programme
+    today = clock.today()
+    if not prepatient.is_enrolled:
+        decision = inclusion_decide(prepatient=prepatient)
+        if not decision.included:
+            return Choice(Choice.NOT_READY, message=decision.message,
+                          continue_url=step_url(prepatient))
+        if not provider.is_authorized:
+            return Choice(Choice.NOT_AUTHORIZED)
+        return Choice(Choice.MAY_CHOOSE, window_open=True, window_end=rules.switch_window_end(
+            enrolled_on=today, switch_months=programme.switch_months))
+    assert prepatient.enrolled_on is not None
+    window_end = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
+                                         switch_months=programme.switch_months)
+    current = prepatient.current_provider
+    lost = current is not None and not current.is_authorized
+    facts = Choice("", window_end=window_end, window_open=today <= window_end,
+                   lost_authorization=lost)
+    if current is not None and current.pk == provider.pk:
+        return replace(facts, kind=Choice.CURRENT)
+    if prepatient.state != PrepatientState.ACTIVE:
+        return replace(facts, kind=Choice.NOT_ACTIVE)
+    if not provider.is_authorized:
+        return replace(facts, kind=Choice.NOT_AUTHORIZED)
+    if rules.switch_allowed(enrolled_on=prepatient.enrolled_on,
+                            switch_months=programme.switch_months, today=today,
+                            provider_lost_authorization=lost):
+        return replace(facts, kind=Choice.MAY_SWITCH)
+    return replace(facts, kind=Choice.WINDOW_CLOSED)
+
+
+def visible_provider(request: HttpRequest, pk: int,
+                     prepatient: Prepatient | None) -> Provider:
+    """Authorized providers, and any provider the person has been listed with."""
+    provider = get_object_or_404(Provider, pk=pk)
+    if provider.is_authorized:
+        return provider
+    if prepatient is not None and prepatient.listings.filter(provider=provider).exists():
+        return provider
+    raise Http404("No such provider")
+
+
+class ProviderView(TemplateView):
+    """One provider's page: offer, facts, ratings, and the way to choose it."""
+
+    template_name = "site/marketplace/provider.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        prepatient = existing_prepatient(self.request)
+        provider = visible_provider(self.request, self.kwargs["pk"], prepatient)
+        summary = ratings.rating_summary(provider)
+        context.update(
+            profile=ProviderProfile.of(provider, summary), provider=provider,
+            programme=journey.current_programme(),
+            choice=choice_for(self.request, prepatient, provider),
+            comments=ratings.recent_comments(provider) if summary.shown else [],
+            ratings_shown_from=ratings.RATINGS_SHOWN_FROM,
+            rating_after_months=ratings.RATING_AFTER_MONTHS,
+            may_rate=prepatient is not None and ratings.may_rate(prepatient, provider),
+            my_rating=(prepatient.ratings.filter(provider=provider).first()
+                       if prepatient is not None else None),
+        )
+        return context
+
+
+class ChooseView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateView):
+    """Confirm the choice of a provider, then enroll (first choice) or switch."""
+
+    template_name = "site/marketplace/choose.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        provider = kwargs.get("provider") or visible_provider(
+            self.request, self.kwargs["pk"], self.prepatient)
+        context.update(provider=provider,
+                       choice=choice_for(self.request, self.prepatient, provider),
+                       programme=self.prepatient.programme,
+                       ends_on=rules.individual_end_date(
+                           enrolled_on=clock.today(),
+                           programme_months=self.prepatient.programme.programme_months),
+                       result_url=reverse("site:result"))
+        return context
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        provider = get_object_or_404(Provider, pk=pk)
+        prepatient = self.prepatient
+        try:
+            if prepatient.is_enrolled:
+                listing_switch(prepatient=prepatient, provider=provider, actor=request.user)
+            else:
+                prepatient_enroll(prepatient=prepatient, provider=provider, actor=request.user)
+        except InclusionRefused as refused:
+            return self.render_to_response(self.get_context_data(
+                provider=provider, error=refused.message, refused=True))
+        except DomainError as error:
+            return self.render_to_response(self.get_context_data(
+                provider=provider, error=error.message))
+        prepatient.refresh_from_db()
+        assert prepatient.enrolled_on is not None
+        window_end = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
+                                             switch_months=prepatient.programme.switch_months)
+        if clock.today() <= window_end:
+            messages.success(request, _(
+                "You are now listed with %(provider)s. You can switch provider until "
+                "%(date)s.") % {"provider": provider.name, "date": long_date(window_end)})
+        else:
+            messages.success(request, _("You are now listed with %(provider)s.")
+                             % {"provider": provider.name})
+        return redirect("site:mypage")
+
+
+class RateView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
+    """Give or change a rating of a provider the person has been listed with."""
+
+    template_name = "site/marketplace/rate.html"
+    form_class = RatingForm
+
+    @property
+    def provider(self) -> Provider:
+        if not hasattr(self, "_provider"):
+            self._provider = visible_provider(self.request, self.kwargs["pk"], self.prepatient)
+        return self._provider
+
+    def get_initial(self) -> dict[str, Any]:
+        rating = self.prepatient.ratings.filter(provider=self.provider).first()
+        return {"stars": rating.stars, "comment": rating.comment} if rating else {}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        opens = ratings.rating_opens_on(self.prepatient, self.provider)
+        context.update(
+            provider=self.provider,
+            may_rate=ratings.may_rate(self.prepatient, self.provider),
+            opens_on=opens, rating_after_months=ratings.RATING_AFTER_MONTHS,
+            consent_valid=self.prepatient.consent_valid,
+            my_rating=self.prepatient.ratings.filter(provider=self.provider).first(),
+        )
+        return context
+
+    def form_valid(self, form: RatingForm) -> HttpResponse:
+        try:
+            ratings.rating_give(prepatient=self.prepatient, provider=self.provider,
+                                stars=form.cleaned_data["stars"],
+                                comment=form.cleaned_data["comment"])
+        except DomainError as error:
+            for field, message in error.fields.items():
+                form.add_error(field if field in form.fields else None, message)
+            if not error.fields:
+                form.add_error(None, error.message)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Thank you. Your rating of %(provider)s is saved.")
+                         % {"provider": self.provider.name})
+        return redirect("site:provider", pk=self.provider.pk)
