@@ -13,7 +13,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
@@ -248,11 +250,25 @@ def inclusion_sample_record_lab(
                                    fields={"code": _("This code has expired.")})
     referral.used_at = clock.now()
     referral.save(update_fields=["used_at"])
-    return InclusionSample.objects.create(
+    sample = InclusionSample.objects.create(
         prepatient=referral.prepatient, hba1c=hba1c, taken_on=taken_on,
         received_at=clock.now(), source=SampleSource.LAB, referral=referral,
         lab_reference=lab_reference,
     )
+    _mail_result_arrived(referral.prepatient)
+    return sample
+
+
+def _mail_result_arrived(prepatient: Prepatient) -> None:
+    """Tells the person their result is on the site; the value itself never goes by email."""
+    user = prepatient.user
+    if user is None or not user.email:
+        return
+    with translation.override("sv"):
+        subject = str(_("Your blood test result has arrived"))
+        body = str(_("Hello! The lab has sent the result of your blood test to the prevention "
+                     "programme. Sign in to see what it means for you and what happens next."))
+    transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
 
 
 def inclusion_sample_record_self(

@@ -672,3 +672,21 @@ def test_the_start_page_explains_the_programme_and_how_to_start(people: Any) -> 
     assert swedish.status_code == 200 and 'lang="sv"' in text(swedish)
     client, _prepatient = consented(people)
     assert 'href="/continue/"' in text(client.get("/"))
+
+
+def test_the_person_is_emailed_when_the_lab_result_arrives_without_the_value(
+        make_candidate, mailoutbox, django_capture_on_commit_callbacks) -> None:
+    from apps.registry.services import inclusion_sample_record_lab, referral_issue
+
+    prepatient = make_candidate(hba1c=None)
+    user = UserFactory(email="person@example.invalid")
+    prepatient.user = user
+    prepatient.save(update_fields=["user"])
+    _referral, code = referral_issue(prepatient=prepatient)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        inclusion_sample_record_lab(code=code, hba1c=Decimal("44.0"), taken_on=clock.today(),
+                                    lab_reference="LAB-1")
+    assert [mail.to for mail in mailoutbox] == [["person@example.invalid"]]
+    assert "44" not in mailoutbox[0].body
+    assert "blodprov" in mailoutbox[0].subject.lower()
