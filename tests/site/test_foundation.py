@@ -102,3 +102,12 @@ def test_the_about_page_explains_data_and_leaving_in_both_languages(client: Clie
     assert swedish.status_code == english.status_code == 200
     assert b'lang="sv"' in swedish.content
     assert b"Who sees your data" in english.content
+
+
+def test_the_language_switch_posts_this_page_in_the_other_language(client: Client) -> None:
+    english = client.get("/en/about/").content.decode()
+    assert 'name="next" value="/about/"' in english
+    swedish = client.get("/about/").content.decode()
+    assert 'name="next" value="/en/about/"' in swedish
+    moved = client.post("/i18n/setlang/", {"language": "sv", "next": "/about/"})
+    assert moved["Location"] == "/about/"

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from django import template
+from django.urls import translate_url
 from django.utils.html import format_html
 
 register = template.Library()
@@ -24,3 +25,14 @@ def error_summary(form: Any) -> dict[str, Any]:
               if name != "__all__" and name in form.fields]
     return {"form": form, "field_errors": fields,
             "non_field_errors": form.non_field_errors()}
+
+
+@register.simple_tag(takes_context=True)
+def this_page_in(context: Any, lang_code: str) -> str:
+    """This page's path in another language (/about/ <-> /en/about/), for the switch.
+
+    The switch view lives outside the language-prefixed URLs, so it cannot
+    translate an /en/ path itself; the page, rendered in its own language, can.
+    """
+    request = context.get("request")
+    return translate_url(request.get_full_path(), lang_code) if request else "/"
