@@ -16,6 +16,16 @@ pytest_plugins = ["tests.registry.builders"]
 
 
 @pytest.fixture(autouse=True)
+def empty_cache() -> Any:
+    """Each test starts with an empty cache (kept pages, rate limits)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def english_outside_requests() -> Any:
     """Messages built outside a request are read in English in the tests.
 

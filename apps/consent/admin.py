@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.consent.models import ConsentEvent, ConsentText
 from apps.consent.services import consent_text_publish
+from apps.core.admin_tools import ReadOnlyAdmin
 from apps.registry.admin import PrepatientAdmin, ReadOnlyInline
 
 TEXT_FIELDS = ("programme", "kind", "title_sv", "title_en", "body_sv", "body_en")
@@ -56,7 +57,7 @@ class ConsentTextAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyAdmin):
     """Read-only: the consent history is append-only and large."""
 
     list_display = ("at", "prepatient", "kind", "action", "text", "channel")
@@ -73,15 +74,6 @@ class ConsentEventAdmin(admin.ModelAdmin):
         # The pseudonym is enough: the prepatient's personnummer is not decrypted here.
         return (super().get_queryset(request).select_related("prepatient", "text")
                 .defer("prepatient__personnummer"))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ConsentEventInline(ReadOnlyInline):

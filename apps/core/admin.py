@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
 
+from apps.core.admin_tools import ReadOnlyAdmin
 from apps.core.models import AccessLogEntry, OrganisationEvent, User
 
 admin.site.register(User, UserAdmin)
 
 
 @admin.register(AccessLogEntry)
-class AccessLogEntryAdmin(admin.ModelAdmin):
+class AccessLogEntryAdmin(ReadOnlyAdmin):
     """Read-only: the log is append-only and may be large."""
 
     list_display = ("at", "actor_user", "actor_organisation", "subject_type", "subject_id",
@@ -24,18 +22,9 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-at",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(OrganisationEvent)
-class OrganisationEventAdmin(admin.ModelAdmin):
+class OrganisationEventAdmin(ReadOnlyAdmin):
     """What each organisation has been told (read-only)."""
 
     list_display = ("id", "organisation", "kind", "subject", "occurred_on", "created_at")
@@ -44,11 +33,3 @@ class OrganisationEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-id",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -28,7 +28,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import clock
+from apps.core import admin_tools, clock
 from apps.core.access import record_access, record_access_many
 from apps.core.models import AccessPurpose
 from apps.measurements import admin_views, selectors
@@ -60,8 +60,8 @@ def pseudonym_search(queryset: QuerySet[Any], search_term: str) -> tuple[QuerySe
     return queryset.filter(prepatient__pseudonym__in=words), False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown, never added, changed or deleted in the back-office."""
+class ProgrammeRecordAdmin(admin_tools.ReadOnlyAdmin):
+    """Shown, never added, changed or deleted in the back-office; found by programme ID."""
 
     actions = None
     show_full_result_count = False
@@ -69,15 +69,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     list_per_page = 50
     search_fields = ("=prepatient__pseudonym",)  # shows the box; the search is exact
     search_help_text = _("A programme ID (pp-…); several separated by spaces.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
                            search_term: str) -> tuple[QuerySet[Any], bool]:
@@ -88,7 +79,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return prepatient_link(obj.prepatient)
 
 
-class AccessLoggedChangelist(ReadOnlyAdmin):
+class AccessLoggedChangelist(ProgrammeRecordAdmin):
     """Logs a read of each prepatient whose health values the page shows."""
 
     access_what = "measurement list"
@@ -330,7 +321,7 @@ class FollowUpStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(FollowUpDue)
-class FollowUpDueAdmin(ReadOnlyAdmin):
+class FollowUpDueAdmin(ProgrammeRecordAdmin):
     """Who is overdue with a follow-up set, oldest due date first.
 
     Shows due dates, not values: no access-log entry (as the prepatient list).

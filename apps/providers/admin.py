@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin_tools import ReadOnlyInline
+from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from apps.core.errors import DomainError
 from apps.providers.admin_forms import (
     ApiCredentialAdminForm,
@@ -52,8 +52,6 @@ from apps.providers.services import (
 
 ACTION_TEMPLATE = "admin/action_form.html"
 DECIDE_PERMISSION = "providers.decide_authorization"
-
-
 
 
 class ApplicationInline(ReadOnlyInline):
@@ -356,19 +354,8 @@ DECISION_SUCCESS: dict[str, Any] = {
 # --- Applications and decisions (read-only) ----------------------------------------
 
 
-class HistoryAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(AuthorizationApplication)
-class AuthorizationApplicationAdmin(HistoryAdmin):
+class AuthorizationApplicationAdmin(ReadOnlyAdmin):
     list_display = ("provider", "submitted_at", "status")
     list_filter = ("status",)
     list_select_related = ("provider",)
@@ -392,7 +379,7 @@ class AuthorizationApplicationAdmin(HistoryAdmin):
 
 
 @admin.register(AuthorizationDecision)
-class AuthorizationDecisionAdmin(HistoryAdmin):
+class AuthorizationDecisionAdmin(ReadOnlyAdmin):
     list_display = ("at", "provider", "decision", "from_status", "to_status", "actor")
     list_filter = ("decision", "to_status")
     list_select_related = ("provider", "actor")

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.access import record_access
-from apps.core.admin_tools import ReadOnlyInline
+from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from apps.core.crypto import lookup_hash
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.models import AccessPurpose
@@ -89,8 +89,6 @@ def filter_by_personnummer(queryset: QuerySet[Prepatient],
 
 
 # --- Read-only inlines --------------------------------------------------------
-
-
 
 
 class ListingInline(ReadOnlyInline):
@@ -157,7 +155,7 @@ def verification_status(sample: InclusionSample) -> str:
 
 
 @admin.register(Prepatient)
-class PrepatientAdmin(admin.ModelAdmin):
+class PrepatientAdmin(ReadOnlyAdmin):
     """Read-only; the lifecycle actions are separate pages that call the services."""
 
     list_display = ("pseudonym", "state", "programme", "current_provider", "postcode",
@@ -192,14 +190,6 @@ class PrepatientAdmin(admin.ModelAdmin):
 
     # Permissions: the page is read-only; acting needs registry.change_prepatient.
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def may_act(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
@@ -448,7 +438,7 @@ class VerifiedFilter(admin.SimpleListFilter):
 
 
 @admin.register(InclusionSample)
-class InclusionSampleAdmin(admin.ModelAdmin):
+class InclusionSampleAdmin(ReadOnlyAdmin):
     list_display = ("prepatient_link", "hba1c", "taken_on", "received_at", "source",
                     "verification")
     list_filter = (VerifiedFilter, "source")
@@ -460,14 +450,6 @@ class InclusionSampleAdmin(admin.ModelAdmin):
     readonly_fields = ("prepatient", "hba1c", "taken_on", "received_at", "source",
                        "lab_reference", "verified_by", "verified_at", "verification_note")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InclusionSample]:
         return (super().get_queryset(request).select_related("prepatient", "verified_by")
@@ -584,7 +566,6 @@ class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(
             request, "admin/registry/vulnerableareapostcode/import.html", context)
-
 
 
 @admin.register(ProviderRating)

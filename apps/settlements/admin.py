@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -13,7 +14,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin_tools import ReadOnlyInline
+from apps.core import clock
+from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from apps.core.errors import DomainError
 from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
 from apps.settlements.services import (
@@ -22,6 +24,8 @@ from apps.settlements.services import (
     settlement_approve,
     settlement_prepare,
 )
+
+FORECAST_CACHE_SECONDS = 600
 
 
 class ProviderLineInline(ReadOnlyInline):
@@ -117,12 +121,20 @@ class SettlementRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         programme = get_object_or_404(Programme, pk=programme_id)
         measure = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+        # The forecast reads the whole programme (seconds at national scale): it is kept
+        # for a few minutes per programme and day, and a caseworker can ask for a fresh one.
+        key = f"settlements:forecast:{programme.pk}:{clock.today().isoformat()}"
+        cached = None if request.GET.get("refresh") else cache.get(key)
+        if cached is None:
+            cached = (forecast_programme(programme), clock.now())
+            cache.set(key, cached, FORECAST_CACHE_SECONDS)
+        result, computed_at = cached
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "programme": programme,
             "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
             "title": _("Forecast and savings: %(name)s") % {"name": programme.name},
-            **page_context(forecast_programme(programme),
-                           measure_name=measure.name if measure else ""),
+            "computed_at": computed_at,
+            **page_context(result, measure_name=measure.name if measure else ""),
         }
         return TemplateResponse(request, "admin/settlements/forecast.html", context)
 
@@ -201,7 +213,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(PrepatientLine)
-class PrepatientLineAdmin(admin.ModelAdmin):
+class PrepatientLineAdmin(ReadOnlyAdmin):
     """Each prepatient's result, the rule applied and the deciding sample."""
 
     list_display = ("pseudonym", "run", "provider", "result", "reason", "end_date",
@@ -211,15 +223,6 @@ class PrepatientLineAdmin(admin.ModelAdmin):
     list_select_related = ("run", "provider")
     show_full_result_count = False
     raw_id_fields = ("run", "prepatient", "deciding_measurement")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 from apps.settlements import admin_disputes  # noqa: E402,F401  (registers the dispute admin)

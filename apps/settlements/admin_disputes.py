@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.access import record_access
+from apps.core.admin_tools import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
 from apps.registry.admin_forms import DomainErrorFormMixin
@@ -132,7 +133,7 @@ def correction_note(dispute: Dispute) -> SafeString:
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ReadOnlyAdmin):
     """The queue of disputes raised by providers; each is decided with a reason."""
 
     change_form_template = "admin/settlements/disputes/change_form.html"
@@ -160,14 +161,6 @@ class DisputeAdmin(admin.ModelAdmin):
 
     # Disputes are raised by providers through the API and decided on the resolve page.
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def may_resolve(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RESOLVE_PERMISSION)

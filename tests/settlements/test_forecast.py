@@ -334,3 +334,20 @@ def test_the_settlement_run_list_links_to_the_forecast(programme: Programme,
     assert response.status_code == 200
     assert forecast_url(programme) in response.content.decode()
     assert viewer.get("/admin/settlements/settlementrun/forecast/999999/").status_code == 404
+
+
+def test_the_forecast_page_is_kept_for_a_while_and_computed_again_on_request(
+        caseworker_client, programme) -> None:
+    from unittest import mock
+
+    from apps.settlements import forecast
+
+    url = f"/admin/settlements/settlementrun/forecast/{programme.pk}/"
+    with mock.patch.object(forecast, "forecast_programme",
+                           wraps=forecast.forecast_programme) as computed:
+        assert caseworker_client.get(url).status_code == 200
+        assert caseworker_client.get(url).status_code == 200
+        assert computed.call_count == 1
+        page = caseworker_client.get(url + "?refresh=1")
+        assert computed.call_count == 2
+    assert b"?refresh=1" in page.content
