@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 
-PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+# Anything shaped like a personnummer: 10 or 12 digits, with or without a separator
+# (also refused in free text that others will read: provider owners, rating comments).
+PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 MASK = "[personnummer]"
 
 

@@ -9,13 +9,13 @@ it is stored (organisation numbers without a hyphen, codes in lower case);
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
+from apps.core.logging import PERSONNUMMER_LIKE
 from apps.core.luhn import luhn_valid
 
 
@@ -78,7 +78,6 @@ REGION_CHOICES = ((NATIONAL, _("The whole country")),
                   *((region, region) for region in SWEDISH_REGIONS))
 
 # A run of digits shaped like a personnummer (with or without a separator).
-_PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
 MAX_LIST_LENGTH = 200
 
 
@@ -143,7 +142,7 @@ def _clean_name(value: Any, *, position: int) -> str:
     if not name or len(name) > 200:
         raise ValidationError(_("Entry %(position)d: a name (at most 200 characters) is "
                                 "required."), code="name", params={"position": position})
-    if _PERSONNUMMER_LIKE.search(name):
+    if PERSONNUMMER_LIKE.search(name):
         raise ValidationError(
             _("Entry %(position)d: the name seems to contain a personal identity number; "
               "personal identity numbers are not stored."),

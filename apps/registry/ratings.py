@@ -11,7 +11,6 @@ rating can be traced to one person.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core import clock
 from apps.core.dates import add_months
 from apps.core.errors import Conflict, InvalidInput
+from apps.core.logging import PERSONNUMMER_LIKE
 from apps.providers.models import Provider
 from apps.registry.models import (
     LifecycleEvent,
@@ -46,8 +46,6 @@ RATING_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
 _LEAVING_EVENTS = (LifecycleEventType.COMPLETED, LifecycleEventType.DROPPED_OUT,
                    LifecycleEventType.EXCLUDED, LifecycleEventType.CONSENT_WITHDRAWN,
                    LifecycleEventType.DECEASED)
-# Anything shaped like a personnummer (with or without century and separator).
-_PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 
 
 class RatingNotAllowed(Conflict):
@@ -149,7 +147,7 @@ def _clean(stars: int | str, comment: str) -> tuple[int, str]:
     if len(comment) > COMMENT_MAX_LENGTH:
         errors["comment"] = _("Please keep the comment to %(max)d characters.") % {
             "max": COMMENT_MAX_LENGTH}
-    elif _PERSONNUMMER_LIKE.search(comment):
+    elif PERSONNUMMER_LIKE.search(comment):
         errors["comment"] = _("Please do not write a personnummer or phone number in the "
                                "comment.")
     if errors:
