@@ -12,7 +12,8 @@ import re
 
 # Anything shaped like a personnummer: 10 or 12 digits, with or without a separator
 # (also refused in free text that others will read: provider owners, rating comments).
-PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+# Digits inside a longer identifier (a task's UUID, a hash) are not a personnummer.
+PERSONNUMMER_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{6}[-+ ]?\d{4}(?![0-9A-Za-z])")
 MASK = "[personnummer]"
 
 

@@ -22,3 +22,17 @@ def test_the_filter_masks_arguments_of_a_log_record() -> None:
                                None)
     RedactPersonalDataFilter().filter(record)
     assert record.getMessage() == "checking [personnummer]"
+
+
+@pytest.mark.parametrize("text", [
+    "task 5f1c2a3b-1970-0510-1234-9d0e1f2a3b4c succeeded",
+    "sha 9a197005101234ff",
+    "key pp-1970051012345",
+])
+def test_digits_inside_longer_identifiers_are_left_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize("text", ["pnr:197005101234.", "(7005101234)", "19700510 1234"])
+def test_a_personnummer_between_punctuation_or_with_a_space_is_masked(text: str) -> None:
+    assert "[personnummer]" in redact(text)
