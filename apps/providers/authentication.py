@@ -15,11 +15,13 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from apps.core import clock
-from apps.providers.models import ApiCredential, Lab, Provider
+from apps.providers.models import ApiCredential, AuthorizationStatus, Lab, Provider
 
 KEYWORD = "Api-Key"
 # ``last_used_at`` is written at most this often per key (one UPDATE, not one per call).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Providers whose keys stop working: authorization taken away or never given after a loss.
+KEYS_REFUSED = (AuthorizationStatus.REVOKED, AuthorizationStatus.REJECTED)
 
 
 class OrganisationUser:
@@ -83,6 +85,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("The API key has been revoked."))
         if credential.lab is not None and not credential.lab.is_authorized:
             raise exceptions.AuthenticationFailed(_("The laboratory is not authorized."))
+        if credential.provider is not None and (
+                credential.provider.authorization_status in KEYS_REFUSED):
+            # A suspended provider keeps supporting (and reporting for) the people still
+            # listed with it while they choose; a revoked or rejected one sees nothing.
+            raise exceptions.AuthenticationFailed(
+                _("The provider's authorization is revoked; its API keys no longer work."))
         _touch(credential)
         return OrganisationUser(credential), credential
 

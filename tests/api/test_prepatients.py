@@ -98,3 +98,24 @@ def test_overdue_lists_each_missed_due_date(
         "prepatient": prepatient_a.pseudonym, "index": 0, "due_on": "2026-09-02",
         "window_start": "2026-08-03", "window_end": "2026-09-02", "days_overdue": 61,
     }]
+
+
+@pytest.mark.parametrize(("status", "allowed"), [
+    ("suspended", True), ("revoked", False), ("rejected", False), ("pending", True)])
+def test_a_providers_keys_follow_its_authorization(
+    personas: Personas, prepatient_a: Prepatient, status: str, allowed: bool,
+) -> None:
+    """Suspended: it keeps supporting the people still listed with it while they choose.
+    Revoked or rejected: the keys stop working at once."""
+    from apps.providers.models import Provider
+
+    Provider.objects.filter(pk=personas.provider_a.pk).update(authorization_status=status)
+    response = personas.client("provider_a").get("/api/v1/prepatients/")
+    if allowed:
+        assert response.status_code == 200
+        assert [row["pseudonym"] for row in response.json()["results"]] == [
+            prepatient_a.pseudonym]
+    else:
+        assert response.status_code == 401
+        assert response.json()["error"]["message"] == (
+            "The provider's authorization is revoked; its API keys no longer work.")
