@@ -117,8 +117,7 @@ def run_settlement_case(programme: Any, as_of: date,
 
     from apps.core import clock
     from apps.registry.models import Prepatient
-    from apps.settlements.export import settlement_input
-    from apps.settlements.interchange import input_document
+    from apps.settlements.export import write_input
     from apps.settlements.models import PrepatientLine, RunKind, SettlementRun
     from apps.settlements.services import settlement_compute
 
@@ -138,12 +137,15 @@ def run_settlement_case(programme: Any, as_of: date,
     tracemalloc.stop()
     lines = PrepatientLine.objects.filter(run=run).count()
 
-    started = time.perf_counter()
-    document = input_document(settlement_input(programme, as_of))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "input.json"
-        path.write_text(json.dumps(document))
+        tracemalloc.start()
+        started = time.perf_counter()
+        with path.open("w", encoding="utf-8") as handle:
+            write_input(programme, as_of, handle)  # streamed, as the command and admin do
         export_seconds = time.perf_counter() - started
+        _current, export_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         size_mb = path.stat().st_size / 1e6
         started = time.perf_counter()
         subprocess.run([sys.executable, "manage.py", "settlement_recompute", str(path),
@@ -155,6 +157,7 @@ def run_settlement_case(programme: Any, as_of: date,
         "prepatients": prepatients, "lines": lines, "compute_seconds": compute_seconds,
         "python_peak_mb": python_peak / 1e6, "process_peak_rss_mb": _peak_rss_mb(),
         "export_seconds": export_seconds, "file_mb": size_mb,
+        "export_python_peak_mb": export_peak / 1e6,
         "recompute_seconds": recompute_seconds, "total_amount": str(run.total_amount),
         "recompute_agrees": agrees,
     }
@@ -162,7 +165,8 @@ def run_settlement_case(programme: Any, as_of: date,
     out(f"  evaluation + settlement in the database: {compute_seconds:.2f} s "
         f"({lines:,} lines; Python peak {figures['python_peak_mb']:.1f} MB, "
         f"process peak RSS {figures['process_peak_rss_mb']:.0f} MB)")
-    out(f"  export of the auditor's file: {export_seconds:.2f} s ({size_mb:.1f} MB)")
+    out(f"  export of the auditor's file (streamed): {export_seconds:.2f} s ({size_mb:.1f} MB; "
+        f"Python peak {export_peak / 1e6:.1f} MB)")
     out(f"  settlement_recompute on the file: {recompute_seconds:.2f} s; "
         f"total {result['total_amount']} SEK; agrees with the database: {agrees}")
     return figures

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -92,6 +92,11 @@ class SettlementRunAdmin(admin.ModelAdmin):
             links.append(format_html('<a class="button" href="{}">{}</a>',
                                      reverse("admin:settlements_settlementrun_payout",
                                              args=[run.pk]), _("Payout file (CSV)")))
+        if run.status in (RunStatus.COMPUTED, RunStatus.APPROVED):
+            links.append(format_html('<a class="button" href="{}">{}</a>',
+                                     reverse("admin:settlements_settlementrun_auditor_input",
+                                             args=[run.pk]),
+                                     _("Auditor's input file (JSON)")))
         return format_html(" ".join(["{}"] * len(links)), *links) if links else "—"
 
     def get_urls(self) -> list[Any]:
@@ -100,6 +105,9 @@ class SettlementRunAdmin(admin.ModelAdmin):
                  name="settlements_settlementrun_approve"),
             path("<int:pk>/payout.csv", self.admin_site.admin_view(self.payout_view),
                  name="settlements_settlementrun_payout"),
+            path("<int:pk>/auditor-input.json",
+                 self.admin_site.admin_view(self.auditor_input_view),
+                 name="settlements_settlementrun_auditor_input"),
             path("<int:pk>/report/<int:provider_id>/",
                  self.admin_site.admin_view(self.report_view),
                  name="settlements_settlementrun_report"),
@@ -196,6 +204,21 @@ class SettlementRunAdmin(admin.ModelAdmin):
                    "lines": lines, "opts": self.opts,
                    "title": _("Settlement report: %(provider)s") % {"provider": line.provider}}
         return TemplateResponse(request, "admin/settlements/report.html", context)
+
+    def auditor_input_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+        """The run's input in the auditor's format, streamed (pseudonymous IDs only);
+        ``settlement_recompute`` reproduces the run's figures from it alone."""
+        from apps.settlements.export import iter_input_json
+
+        if not request.user.has_perm("settlements.view_settlementrun"):
+            raise PermissionDenied
+        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in iter_input_json(run.programme, run.as_of)),
+            content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="settlement-input-{run.reference}.json"')
+        return response
 
     def payout_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("settlements.view_settlementrun"):

@@ -1,21 +1,26 @@
 """The settlement input as the auditor sees it, read from the database.
 
 ``settlement_input`` builds a ``SettlementInput`` (the interchange format's
-content) for a programme as of a date, with pseudonymous IDs only. Ordering
+content) for a programme as of a date, with pseudonymous IDs only;
+``write_input`` streams the same document to a file for the auditor. Ordering
 is by database id wherever the rules break ties by input order, so the file,
 the rule engine and the SQL path agree line by line.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+import json
+import operator
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any, TextIO
 
 from apps.measurements.models import FollowUpDue, Measurement, ReporterKind
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
-from apps.settlements.interchange import SettlementInput
+from apps.settlements.interchange import SettlementInput, input_document, prepatient_document
 from apps.settlements.rules import (
     EventIn,
     EventType,
@@ -54,52 +59,108 @@ def provider_key(provider_id: int) -> str:
     return f"P{provider_id}"
 
 
-def settlement_input(programme: Programme, as_of: date) -> SettlementInput:
-    rules = programme_rules(programme)
-    prepatients = list(Prepatient.objects.filter(
-        programme=programme, enrolled_on__isnull=False, enrolled_on__lte=as_of,
-    ).order_by("id").values_list("id", "pseudonym", "enrolled_on"))
+CHUNK = 5_000  # rows fetched at a time by the streaming readers
 
-    listings: dict[int, list[ListingIn]] = defaultdict(list)
-    provider_ids: set[int] = set()
-    for prepatient_id, provider_id, valid_from in Listing.objects.filter(
+
+def _grouped(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    """(prepatient_id, rows) from rows ordered by prepatient_id (first column)."""
+    for key, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+        yield key, list(group)
+
+
+class _Cursor:
+    """Walks one ordered stream alongside the prepatients (a merge join)."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self._groups = _grouped(rows)
+        self._current = next(self._groups, None)
+
+    def take(self, prepatient_id: int) -> list[tuple[Any, ...]]:
+        while self._current is not None and self._current[0] < prepatient_id:
+            self._current = next(self._groups, None)
+        if self._current is not None and self._current[0] == prepatient_id:
+            rows = self._current[1]
+            self._current = next(self._groups, None)
+            return rows
+        return []
+
+
+def _provider_ids(programme: Programme, as_of: date) -> list[int]:
+    return sorted(set(Listing.objects.filter(
+        prepatient__programme=programme, valid_from__lte=as_of,
+    ).values_list("provider_id", flat=True).distinct()))
+
+
+def iter_prepatients(programme: Programme, as_of: date) -> Iterator[PrepatientIn]:
+    """The prepatients of the input in id order, read as ordered streams and joined as
+    they go: memory stays flat whatever the size of the programme."""
+    rules = programme_rules(programme)
+    prepatients = Prepatient.objects.filter(
+        programme=programme, enrolled_on__isnull=False, enrolled_on__lte=as_of,
+    ).order_by("id").values_list("id", "pseudonym", "enrolled_on").iterator(CHUNK)
+    listings = _Cursor(Listing.objects.filter(
         prepatient__programme=programme, valid_from__lte=as_of,
     ).order_by("prepatient_id", "valid_from", "id").values_list(
-            "prepatient_id", "provider_id", "valid_from"):
-        listings[prepatient_id].append(ListingIn(provider_key(provider_id), valid_from))
-        provider_ids.add(provider_id)
-
-    events: dict[int, list[EventIn]] = defaultdict(list)
-    for prepatient_id, kind, on, reason in LifecycleEvent.objects.filter(
+        "prepatient_id", "provider_id", "valid_from").iterator(CHUNK))
+    events = _Cursor(LifecycleEvent.objects.filter(
         prepatient__programme=programme, type__in=EVENT_TYPES, on__lte=as_of,
-    ).order_by("prepatient_id", "on", "id").values_list("prepatient_id", "type", "on", "reason"):
-        exclusion_reason = (reason or "unspecified") if kind == EventType.EXCLUDED else ""
-        events[prepatient_id].append(EventIn(on, EventType(kind), exclusion_reason))
-
-    samples: dict[int, list[SampleIn]] = defaultdict(list)
-    for prepatient_id, pk, value, unit, taken_on, kind in Measurement.objects.filter(
+    ).order_by("prepatient_id", "on", "id").values_list(
+        "prepatient_id", "type", "on", "reason").iterator(CHUNK))
+    samples = _Cursor(Measurement.objects.filter(
         prepatient__programme=programme, type__code=rules.outcome_measure,
         superseded_by__isnull=True, taken_on__lte=as_of,
     ).order_by("prepatient_id", "taken_on", "id").values_list(
-            "prepatient_id", "id", "value", "type__canonical_unit", "taken_on",
-            "reporter_kind"):
-        samples[prepatient_id].append(SampleIn(
-            type=rules.outcome_measure, value=value.normalize(), unit=unit, taken_on=taken_on,
-            source=SOURCE[ReporterKind(kind)], reference=str(pk)))
-
-    with_baseline = set(FollowUpDue.objects.filter(
+        "prepatient_id", "id", "value", "type__canonical_unit", "taken_on",
+        "reporter_kind").iterator(CHUNK))
+    baselines = _Cursor((prepatient_id,) for prepatient_id in FollowUpDue.objects.filter(
         prepatient__programme=programme, index=0, completed_at__isnull=False,
-    ).values_list("prepatient_id", flat=True))
+    ).order_by("prepatient_id").values_list("prepatient_id", flat=True).iterator(CHUNK))
+    for pk, pseudonym, enrolled_on in prepatients:
+        if enrolled_on is None:  # excluded by the query; keeps the type checker exact
+            continue
+        yield PrepatientIn(
+            id=pseudonym, enrolled_on=enrolled_on, baseline=bool(baselines.take(pk)),
+            listings=tuple(ListingIn(provider_key(provider_id), valid_from)
+                           for _pk, provider_id, valid_from in listings.take(pk)),
+            events=tuple(EventIn(on, EventType(kind),
+                                 (reason or "unspecified") if kind == EventType.EXCLUDED else "")
+                         for _pk, kind, on, reason in events.take(pk)),
+            measurements=tuple(SampleIn(
+                type=rules.outcome_measure, value=value.normalize(), unit=unit,
+                taken_on=taken_on, source=SOURCE[ReporterKind(kind)], reference=str(sample_pk))
+                for _pk, sample_pk, value, unit, taken_on, kind in samples.take(pk)),
+        )
 
-    providers = tuple((provider_key(pk), name) for pk, name in Provider.objects.filter(
-        pk__in=provider_ids).order_by("id").values_list("id", "name"))
-    return SettlementInput(
-        as_of=as_of, programme=rules, providers=providers,
-        prepatients=tuple(
-            PrepatientIn(id=pseudonym, enrolled_on=enrolled_on, baseline=pk in with_baseline,
-                         listings=tuple(listings[pk]), events=tuple(events[pk]),
-                         measurements=tuple(samples[pk]))
-            for pk, pseudonym, enrolled_on in prepatients if enrolled_on is not None
-        ),
-    )
 
+def _providers(programme: Programme, as_of: date) -> tuple[tuple[str, str], ...]:
+    return tuple((provider_key(pk), name) for pk, name in Provider.objects.filter(
+        pk__in=_provider_ids(programme, as_of)).order_by("id").values_list("id", "name"))
+
+
+def settlement_input(programme: Programme, as_of: date) -> SettlementInput:
+    """The whole input in memory (the rule engine's argument)."""
+    return SettlementInput(as_of=as_of, programme=programme_rules(programme),
+                           providers=_providers(programme, as_of),
+                           prepatients=tuple(iter_prepatients(programme, as_of)))
+
+
+def iter_input_json(programme: Programme, as_of: date) -> Iterator[str]:
+    """The auditor's file (``prevention-settlement-input/1``) as text pieces, one per
+    prepatient: the same document as ``input_document(settlement_input(…))``, written
+    without holding it in memory."""
+    head = SettlementInput(as_of=as_of, programme=programme_rules(programme),
+                           providers=_providers(programme, as_of), prepatients=())
+    text = json.dumps(input_document(head), ensure_ascii=False)
+    empty = '"prepatients": []}'
+    assert text.endswith(empty)  # the prepatients come last
+    yield text[:-len(empty)] + '"prepatients": ['
+    separator = ""
+    for prepatient in iter_prepatients(programme, as_of):
+        yield separator + json.dumps(prepatient_document(prepatient), ensure_ascii=False)
+        separator = ", "
+    yield "]}"
+
+
+def write_input(programme: Programme, as_of: date, out: TextIO) -> None:
+    for piece in iter_input_json(programme, as_of):
+        out.write(piece)

@@ -332,16 +332,21 @@ def input_document(data: SettlementInput) -> dict[str, Any]:
             "ceiling_share": _plain(rules.ceiling_share), "min_attributed": rules.min_attributed,
         },
         "providers": [{"id": pid, "name": name} for pid, name in data.providers],
-        "prepatients": [
-            {"id": p.id, "enrolled_on": p.enrolled_on.isoformat(), "baseline": p.baseline,
-             "listings": [{"provider": li.provider, "from": li.valid_from.isoformat()}
-                          for li in p.listings],
-             "events": [{"on": e.on.isoformat(), "type": e.type.value,
-                         **({"reason": e.reason} if e.type == EventType.EXCLUDED else {})}
-                        for e in p.events],
-             "measurements": [{"type": s.type, "value": _plain(s.value), "unit": s.unit,
-                               "taken_on": s.taken_on.isoformat(), "source": s.source}
-                              for s in p.measurements]}
-            for p in data.prepatients
-        ],
+        # Last, so that a writer can stream the prepatients after the rest.
+        "prepatients": [prepatient_document(p) for p in data.prepatients],
+    }
+
+
+def prepatient_document(p: PrepatientIn) -> dict[str, Any]:
+    """One prepatient of an input document."""
+    return {
+        "id": p.id, "enrolled_on": p.enrolled_on.isoformat(), "baseline": p.baseline,
+        "listings": [{"provider": li.provider, "from": li.valid_from.isoformat()}
+                     for li in p.listings],
+        "events": [{"on": e.on.isoformat(), "type": e.type.value,
+                    **({"reason": e.reason} if e.type == EventType.EXCLUDED else {})}
+                   for e in p.events],
+        "measurements": [{"type": s.type, "value": _plain(s.value), "unit": s.unit,
+                          "taken_on": s.taken_on.isoformat(), "source": s.source}
+                         for s in p.measurements],
     }

@@ -6,6 +6,7 @@ import io
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -74,10 +75,12 @@ def test_export_then_recompute_gives_the_database_figures(generated: Programme,
         run = settlement_prepare(programme=generated, as_of=AS_OF, kind=RunKind.PROVISIONAL,
                                  prepared_by=UserFactory())
         run = settlement_compute(run_id=run.pk)
-    document = input_document(settlement_input(generated, AS_OF))
-    assert all(p["id"].startswith("pp-") for p in document["prepatients"])
     path = tmp_path / "input.json"
-    path.write_text(json.dumps(document))
+    call_command("settlement_export", "--run", str(run.pk), "--out", str(path))
+    document = json.loads(path.read_text("utf-8"))
+    # The streamed file is the document the rule engine reads, with pseudonymous IDs only.
+    assert document == input_document(settlement_input(generated, AS_OF))
+    assert all(p["id"].startswith("pp-") for p in document["prepatients"])
     out = io.StringIO()
     call_command("settlement_recompute", str(path), stdout=out)
     result = json.loads(out.getvalue())
@@ -103,3 +106,33 @@ def test_recomputing_a_run_gives_the_same_lines(generated: Programme) -> None:
         second = settlement_compute(run_id=run.pk)
     assert _lines(second) == lines
     assert second.total_amount == first.total_amount
+
+
+def test_the_auditors_file_is_downloaded_from_the_run_and_recomputes_to_its_total(
+        generated: Programme, tmp_path: Path, caseworker_client: Any) -> None:
+    with clock.travel_to(AS_OF):
+        run = settlement_prepare(programme=generated, as_of=AS_OF, kind=RunKind.PROVISIONAL,
+                                 prepared_by=UserFactory())
+        run = settlement_compute(run_id=run.pk)
+    page = caseworker_client.get(f"/admin/settlements/settlementrun/{run.pk}/change/")
+    assert b"auditor-input.json" in page.content
+    response = caseworker_client.get(
+        f"/admin/settlements/settlementrun/{run.pk}/auditor-input.json")
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    path = tmp_path / "download.json"
+    path.write_bytes(b"".join(response.streaming_content))
+    out = io.StringIO()
+    call_command("settlement_recompute", str(path), stdout=out)
+    assert json.loads(out.getvalue())["total_amount"] == f"{run.total_amount:.2f}"
+
+
+def test_the_export_command_names_what_is_wrong() -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--run: no settlement run 999999"):
+        call_command("settlement_export", "--run", "999999")
+    with pytest.raises(CommandError, match="--as-of: not a date"):
+        call_command("settlement_export", "--programme", "prediabetes-2026", "--as-of", "soon")
+    with pytest.raises(CommandError, match="Give --run, or --programme with --as-of"):
+        call_command("settlement_export")

@@ -1,0 +1,55 @@
+"""Writes the auditor's input file (prevention-settlement-input/1) from the database."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.programs.models import Programme
+from apps.settlements.export import write_input
+from apps.settlements.models import SettlementRun
+
+
+class Command(BaseCommand):
+    help = ("Exports a settlement's input in the auditor's format (pseudonymous IDs only): "
+            "for a run (--run) or for a programme as of a date (--programme, --as-of). "
+            "settlement_recompute computes the result from the file alone.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--run", type=int, help="a settlement run's number")
+        parser.add_argument("--programme", help="a programme's code (with --as-of)")
+        parser.add_argument("--as-of", help="the date, YYYY-MM-DD (with --programme)")
+        parser.add_argument("--out", help="write the file here instead of stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        programme, as_of = self._what(options)
+        if options["out"]:
+            with Path(options["out"]).open("w", encoding="utf-8") as out:
+                write_input(programme, as_of, out)
+        else:
+            write_input(programme, as_of, sys.stdout)
+            sys.stdout.write("\n")
+
+    def _what(self, options: dict[str, Any]) -> tuple[Programme, date]:
+        if options["run"] is not None:
+            if options["programme"] or options["as_of"]:
+                raise CommandError("Give either --run or --programme with --as-of.")
+            run = (SettlementRun.objects.select_related("programme")
+                   .filter(pk=options["run"]).first())
+            if run is None:
+                raise CommandError(f"--run: no settlement run {options['run']}.")
+            return run.programme, run.as_of
+        if not options["programme"] or not options["as_of"]:
+            raise CommandError("Give --run, or --programme with --as-of.")
+        programme = Programme.objects.filter(code=options["programme"]).first()
+        if programme is None:
+            raise CommandError(f"--programme: no programme {options['programme']!r}.")
+        try:
+            as_of = date.fromisoformat(options["as_of"])
+        except ValueError:
+            raise CommandError("--as-of: not a date (YYYY-MM-DD).") from None
+        return programme, as_of
