@@ -50,6 +50,11 @@ from apps.settlements.services import LineNotDisputable, dispute_raise
 VISIBLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
 
 
+def _is_run_number(text: str) -> bool:
+    """A run number the database can hold (a bigger one names no run: 404)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 class ProviderSettlementSerializer(serializers.Serializer):
     run = serializers.IntegerField(source="run_id")
     reference = serializers.CharField(source="run.reference")
@@ -136,7 +141,7 @@ class SettlementLinesView(ProviderListView):
                    404: _error("No settlement run with this number has lines for you.")},
     )
     def get(self, request: Request, run_id: str) -> Response:
-        if not run_id.isdigit() or not ProviderLine.objects.filter(
+        if not _is_run_number(run_id) or not ProviderLine.objects.filter(
             run_id=int(run_id), provider=_provider(request), run__status__in=VISIBLE_STATUSES,
         ).exists():
             raise NotFound(code="settlement_not_found")
@@ -286,7 +291,7 @@ class DisputeRaiseView(OrganisationView):
         body = DisputeRaiseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         line = None
-        if run_id.isdigit() and len(run_id) <= 18:
+        if _is_run_number(run_id):
             line = (PrepatientLine.objects
                     .filter(run_id=int(run_id), run__status__in=VISIBLE_STATUSES,
                             provider=_provider(request), prepatient__pseudonym=pseudonym)

@@ -115,7 +115,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_REDIRECT_URL = "site:next"
-LOGOUT_REDIRECT_URL = "/"
+# A URL name, reversed in the language of the page signed out from ("/" or "/en/").
+LOGOUT_REDIRECT_URL = "site:start"
 
 # allauth: the site signs people in by email (staff may also use a username),
 # and every address is verified before it can be used.
@@ -125,6 +126,8 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_PREVENT_ENUMERATION = True
+# Messages name a person by the email address they sign in with.
+ACCOUNT_USER_DISPLAY = "apps.core.accounts.user_display"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Prevention"
 # Staff must have a second factor before they reach the back-office.

@@ -7,7 +7,7 @@ from apps.core.models import AccessLogEntry
 from apps.measurements.models import FollowUpDue
 from apps.settlements.models import RunKind
 from apps.settlements.services import settlement_compute, settlement_prepare
-from tests.api.conftest import TODAY
+from tests.api.conftest import TODAY, Personas
 from tests.factories import UserFactory
 
 
@@ -48,3 +48,10 @@ def test_others_cannot_read_a_providers_settlement_lines(personas, run, persona:
 
 def test_another_provider_lists_no_settlement_figures(personas, run) -> None:
     assert personas.client("provider_b").get("/api/v1/settlements/").json() == []
+
+
+@pytest.mark.parametrize("run_id", ["99999999999999999999999", "١٢", "1e3", "-1"])
+def test_a_run_number_no_run_can_have_is_not_found(personas: Personas, run_id: str) -> None:
+    response = personas.client("provider_a").get(f"/api/v1/settlements/{run_id}/lines/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "settlement_not_found"

@@ -116,3 +116,28 @@ def test_signing_in_goes_to_the_next_step(programme: Any, consent_texts: Any) ->
     landed = client.post("/en/accounts/login/", {"login": user.email, "password": PASSWORD},
                          follow=True)
     assert landed.redirect_chain[-1][0] == "/en/join/consent/"
+
+
+@pytest.mark.parametrize(("prefix", "start"), [("", "/"), ("/en", "/en/")])
+def test_signing_out_returns_to_the_start_page_in_the_same_language(prefix: str,
+                                                                    start: str) -> None:
+    user = UserFactory(email="leaving@example.invalid", password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    response = client.post(f"{prefix}/accounts/logout/")
+    assert response.status_code == 302
+    assert response["Location"] == start
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_signed_in_message_names_the_email_address_not_the_username(
+    programme: Any, consent_texts: Any,
+) -> None:
+    user = UserFactory(username="made-up-name", email="named@example.invalid",
+                       password=PASSWORD)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    landed = Client().post("/en/accounts/login/", {"login": user.email, "password": PASSWORD},
+                           follow=True)
+    body = text(landed)
+    assert "Successfully signed in as named@example.invalid." in body
+    assert "made-up-name" not in body

@@ -423,6 +423,16 @@ def test_rating_opens_after_three_months_of_listing(enrolled, providers) -> None
         enrolled, providers["remote"], 4, "Bra stöd.")
 
 
+def test_the_rating_form_is_sent_to_its_own_address(enrolled, providers) -> None:
+    """Like every form of the site it names its action, so a fragment in the page's
+    address (#main, after the skip link) is not carried on after the redirect."""
+    client = signed_in(enrolled)
+    url = f"/en/providers/{providers['remote'].pk}/rate/"
+    with clock.travel_to(date(2027, 1, 10)):
+        html = client.get(url).content.decode()
+    assert f'<form method="post" action="{url}" class="rating-form"' in html
+
+
 def test_a_rating_can_be_changed_and_a_repeat_does_nothing_twice(enrolled, providers) -> None:
     client = signed_in(enrolled)
     url = f"/en/providers/{providers['remote'].pk}/rate/"

@@ -287,6 +287,15 @@ def test_the_withdraw_page_says_what_withdrawing_means(enrolled, consent_texts) 
     assert 'type="checkbox" name="confirm"' in html
 
 
+def test_the_withdraw_form_is_sent_to_its_own_address(enrolled) -> None:
+    """The form names its action: sent from the page opened at #main (after the skip
+    link), it would otherwise carry the fragment on to My page after the redirect."""
+    client = signed_in(enrolled)
+    for path in ("/me/consents/withdraw/", "/en/me/consents/withdraw/"):
+        html = client.get(path).content.decode()
+        assert f'<form method="post" action="{path}" novalidate>' in html
+
+
 def test_withdrawing_needs_the_box_ticked(enrolled) -> None:
     client = signed_in(enrolled)
     response = client.post("/en/me/consents/withdraw/", {"once": "k" * 32})
