@@ -13,8 +13,11 @@ import itertools
 import json
 import operator
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, TextIO
+
+from django.db import connection, transaction
 
 from apps.measurements.models import FollowUpDue, Measurement, ReporterKind
 from apps.programs.models import Programme
@@ -137,28 +140,48 @@ def _providers(programme: Programme, as_of: date) -> tuple[tuple[str, str], ...]
         pk__in=_provider_ids(programme, as_of)).order_by("id").values_list("id", "name"))
 
 
+@contextmanager
+def _consistent_read() -> Iterator[None]:
+    """One snapshot for every stream of the export, planned for reading them whole.
+
+    On PostgreSQL the streams are server-side cursors, which the planner would
+    otherwise optimise for their first 10 % of rows (nested loops over indexes:
+    minutes instead of seconds at 30,000 prepatients).
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                if outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        yield
+
+
 def settlement_input(programme: Programme, as_of: date) -> SettlementInput:
     """The whole input in memory (the rule engine's argument)."""
-    return SettlementInput(as_of=as_of, programme=programme_rules(programme),
-                           providers=_providers(programme, as_of),
-                           prepatients=tuple(iter_prepatients(programme, as_of)))
+    with _consistent_read():
+        return SettlementInput(as_of=as_of, programme=programme_rules(programme),
+                               providers=_providers(programme, as_of),
+                               prepatients=tuple(iter_prepatients(programme, as_of)))
 
 
 def iter_input_json(programme: Programme, as_of: date) -> Iterator[str]:
     """The auditor's file (``prevention-settlement-input/1``) as text pieces, one per
     prepatient: the same document as ``input_document(settlement_input(…))``, written
     without holding it in memory."""
-    head = SettlementInput(as_of=as_of, programme=programme_rules(programme),
-                           providers=_providers(programme, as_of), prepatients=())
-    text = json.dumps(input_document(head), ensure_ascii=False)
-    empty = '"prepatients": []}'
-    assert text.endswith(empty)  # the prepatients come last
-    yield text[:-len(empty)] + '"prepatients": ['
-    separator = ""
-    for prepatient in iter_prepatients(programme, as_of):
-        yield separator + json.dumps(prepatient_document(prepatient), ensure_ascii=False)
-        separator = ", "
-    yield "]}"
+    with _consistent_read():
+        head = SettlementInput(as_of=as_of, programme=programme_rules(programme),
+                               providers=_providers(programme, as_of), prepatients=())
+        text = json.dumps(input_document(head), ensure_ascii=False)
+        empty = '"prepatients": []}'
+        assert text.endswith(empty)  # the prepatients come last
+        yield text[:-len(empty)] + '"prepatients": ['
+        separator = ""
+        for prepatient in iter_prepatients(programme, as_of):
+            yield separator + json.dumps(prepatient_document(prepatient), ensure_ascii=False)
+            separator = ", "
+        yield "]}"
 
 
 def write_input(programme: Programme, as_of: date, out: TextIO) -> None:

@@ -235,7 +235,9 @@ def test_expected_savings_are_set_against_the_expected_payments(built: Built) ->
 def test_the_forecast_takes_a_few_queries_whatever_the_size(built: Built) -> None:
     with CaptureQueriesContext(connection) as queries:
         forecast_programme(built.programme, AS_OF)
-    assert len(queries) <= 10
+    reads = [q for q in queries.captured_queries
+             if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "SET "))]
+    assert len(reads) <= 10
 
 
 def test_the_default_date_is_today(built: Built) -> None:
