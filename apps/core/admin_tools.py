@@ -37,3 +37,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class DefaultChoiceFilter(admin.SimpleListFilter):
+    """A list filter that opens on a working queue (``default``) instead of "All".
+
+    Subclasses give ``lookups`` (with an explicit "all" choice if wanted) and filter
+    on ``self.selected()``, which is the chosen lookup or the default.
+    """
+
+    default: str
+
+    def selected(self) -> str:
+        value = self.value()
+        return value if value in {str(lookup) for lookup, _title in self.lookup_choices} \
+            else self.default
+
+    def choices(self, changelist: Any) -> Any:
+        selected = self.selected()
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": selected == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }

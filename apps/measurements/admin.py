@@ -217,18 +217,15 @@ class MeasurementAdmin(AccessLoggedChangelist):
 # --- Safety notices -----------------------------------------------------------------------
 
 
-class NoticeStatusFilter(admin.SimpleListFilter):
+class NoticeStatusFilter(admin_tools.DefaultChoiceFilter):
     """Defaults to "open": the notices whose episode has not ended."""
 
     title = _("status")
     parameter_name = "status"
+    default = "open"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("open", _("Open")), ("closed", _("Closed")), ("all", _("All"))]
-
-    def selected(self) -> str:
-        value = self.value()
-        return value if value in {"open", "closed", "all"} else "open"
 
     def queryset(self, request: HttpRequest,
                  queryset: QuerySet[SafetyNotice]) -> QuerySet[SafetyNotice]:
@@ -238,15 +235,6 @@ class NoticeStatusFilter(admin.SimpleListFilter):
         if selected == "closed":
             return queryset.filter(closed_by__isnull=False)
         return queryset
-
-    def choices(self, changelist: Any) -> Any:
-        selected = self.selected()
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": selected == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
 
 @admin.register(SafetyNotice)

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.access import record_access
-from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from apps.core.admin_tools import DefaultChoiceFilter, ReadOnlyAdmin, ReadOnlyInline
 from apps.core.crypto import lookup_hash
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.models import AccessPurpose
@@ -405,18 +405,15 @@ class PrepatientAdmin(ReadOnlyAdmin):
 # --- Self-reported samples awaiting verification ---------------------------------
 
 
-class VerifiedFilter(admin.SimpleListFilter):
+class VerifiedFilter(DefaultChoiceFilter):
     """Defaults to "no" (self-reported and not yet verified): the caseworkers' queue."""
 
     title = _("verified")
     parameter_name = "verified"
+    default = "no"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("no", _("No, awaiting verification")), ("yes", _("Yes")), ("all", _("All"))]
-
-    def selected(self) -> str:
-        value = self.value()
-        return value if value in {"no", "yes", "all"} else "no"
 
     def queryset(self, request: HttpRequest,
                  queryset: QuerySet[InclusionSample]) -> QuerySet[InclusionSample]:
@@ -426,15 +423,6 @@ class VerifiedFilter(admin.SimpleListFilter):
         if selected == "yes":
             return queryset.filter(verified_at__isnull=False)
         return queryset
-
-    def choices(self, changelist: Any) -> Any:
-        selected = self.selected()
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": selected == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
 
 @admin.register(InclusionSample)

@@ -9,13 +9,11 @@ decision page writes the access log, since both show the disputed line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -28,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.access import record_access
-from apps.core.admin_tools import ReadOnlyAdmin
+from apps.core.admin_tools import DefaultChoiceFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
 from apps.registry.admin_forms import DomainErrorFormMixin
@@ -43,38 +41,27 @@ from apps.settlements.models import (
 from apps.settlements.services import dispute_resolve
 
 if TYPE_CHECKING:
-    from django.contrib.admin.filters import _ListFilterChoices
+    pass
 
 ACTION_TEMPLATE = "admin/action_form.html"
 RESOLVE_PERMISSION = "settlements.resolve_dispute"
 ALL = "all"
 
 
-class DisputeStatusFilter(admin.SimpleListFilter):
+class DisputeStatusFilter(DefaultChoiceFilter):
     """Status, showing the open disputes unless another status (or all) is chosen."""
 
     title = _("status")
     parameter_name = "status"
+    default = DisputeStatus.OPEN
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [*DisputeStatus.choices, (ALL, _("All"))]
 
-    def value(self) -> str:
-        chosen = super().value()
-        return chosen if chosen in {*DisputeStatus.values, ALL} else DisputeStatus.OPEN
-
-    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
     def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
-        if self.value() == ALL:
+        if self.selected() == ALL:
             return queryset
-        return queryset.filter(status=self.value())
+        return queryset.filter(status=self.selected())
 
 
 class ResolveDisputeForm(DomainErrorFormMixin, forms.Form):
