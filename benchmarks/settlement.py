@@ -19,12 +19,14 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 COPY_OFFSET = 10_000_000  # id offset per copy; far above any generated id
+AFTER_THE_SIMULATION = datetime(2030, 1, 1, tzinfo=ZoneInfo("Europe/Stockholm"))
 
 COPY_SQL = [
     # Prepatients: new ids and programme IDs (13 hex digits of the new id: unique, and
@@ -115,7 +117,6 @@ def run_settlement_case(programme: Any, as_of: date,
                         out: Callable[[str], None] = print) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
-    from apps.core import clock
     from apps.registry.models import Prepatient
     from apps.settlements.export import write_input
     from apps.settlements.models import PrepatientLine, RunKind, SettlementRun
@@ -125,10 +126,11 @@ def run_settlement_case(programme: Any, as_of: date,
     prepatients = Prepatient.objects.filter(programme=programme,
                                             enrolled_on__isnull=False).count()
     # Created directly (not through settlement_prepare, which would queue the
-    # computation) so that the one computation timed below is the only one.
+    # computation) so that the one computation timed below is the only one. The
+    # generator's clock ran years ahead of today: the run is prepared after all of it.
     run = SettlementRun.objects.create(programme=programme, as_of=as_of,
                                        kind=RunKind.PROVISIONAL, prepared_by=user,
-                                       prepared_at=clock.now())
+                                       prepared_at=AFTER_THE_SIMULATION)
     tracemalloc.start()
     started = time.perf_counter()
     run = settlement_compute(run_id=run.pk)
@@ -144,7 +146,7 @@ def run_settlement_case(programme: Any, as_of: date,
         rss_before = _peak_rss_mb()
         started = time.perf_counter()
         with path.open("w", encoding="utf-8") as handle:
-            write_input(programme, as_of, handle)
+            write_input(programme, as_of, run.data_cutoff, handle)
         export_seconds = time.perf_counter() - started
         rss_growth = _peak_rss_mb() - rss_before
         size_mb = path.stat().st_size / 1e6

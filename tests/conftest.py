@@ -50,7 +50,7 @@ def ensure_reference_data() -> None:
     from apps.programs.models import Programme
 
     if not Programme.objects.filter(code="prediabetes-2026").exists():
-        importlib.import_module("apps.programs.migrations.0002_prediabetes_programme").create(
+        importlib.import_module("apps.programs.migrations.0004_outcome_criteria").create_current(
             apps, None)
     if not MeasurementType.objects.exists():
         importlib.import_module("apps.measurements.migrations.0002_measurement_types").create(

@@ -28,7 +28,7 @@ class ProgrammeAdmin(admin.ModelAdmin):
             "referral_valid_days",
         )}),
         (_("Outcome"), {"fields": (
-            "outcome_measure", "outcome_below", "outcome_unit", "outcome_window_days",
+            "outcome_criteria", "outcome_disqualifiers", "outcome_window_days",
         )}),
         (_("Payment and budget"), {"fields": (
             "payment_per_success", "currency", "floor_share", "ceiling_share", "min_attributed",

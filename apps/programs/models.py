@@ -6,16 +6,25 @@ The defaults are those of the first programme (SPEC §3, prediabetes).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.dates import add_months
 from apps.core.models import TimeStampedModel
+from prevention_engine.dates import add_months
+from prevention_engine.interchange import (
+    InvalidSettlementInput,
+    read_criteria,
+    read_disqualifiers,
+)
+from prevention_engine.model import Criterion, Disqualifier
 
 FOLLOWUP_MEASURES = ["hba1c", "triglycerides", "cholesterol_total", "ldl", "hdl", "bmi",
                      "findrisc"]
@@ -24,6 +33,36 @@ FOLLOWUP_MEASURES = ["hba1c", "triglycerides", "cholesterol_total", "ldl", "hdl"
 def default_followup_measures() -> list[str]:
     """SPEC §3.2: HbA1c, lipids, cholesterol (total, LDL, HDL), BMI, FINDRISC."""
     return list(FOLLOWUP_MEASURES)
+
+
+def default_outcome_criteria() -> list[dict[str, object]]:
+    """SPEC §3.3: a lab HbA1c below 42 mmol/mol, the sample closest to the end."""
+    return [{"measure": "hba1c", "unit": "mmol/mol", "sources": ["lab"],
+             "aggregate": "closest", "compare": "value", "op": "lt", "threshold": "42"}]
+
+
+def default_outcome_disqualifiers() -> list[dict[str, object]]:
+    """SPEC §3.2–3.3: a lab HbA1c of 48 mmol/mol or more, at any time, counts as not reached
+    (the person has developed diabetes)."""
+    return [{"measure": "hba1c", "unit": "mmol/mol", "sources": ["lab"], "op": "ge",
+             "threshold": "48", "reason": "developed_diabetes"}]
+
+
+def _validated(reader: Callable[[Any, str], tuple[Any, ...]], value: Any, field: str) -> None:
+    try:
+        reader(value, field)
+    except InvalidSettlementInput as error:
+        raise ValidationError(_("%(path)s: %(problem)s"),
+                              params={"path": error.path, "problem": error.problem},
+                              code="invalid") from None
+
+
+def validate_outcome_criteria(value: Any) -> None:
+    _validated(read_criteria, value, "outcome_criteria")
+
+
+def validate_outcome_disqualifiers(value: Any) -> None:
+    _validated(read_disqualifiers, value, "outcome_disqualifiers")
 
 
 SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
@@ -92,12 +131,21 @@ class Programme(TimeStampedModel):
         _("referral code valid (days)"), default=90
     )
 
-    # Outcome
-    outcome_measure = models.CharField(_("outcome measure"), max_length=32, default="hba1c")
-    outcome_below = models.DecimalField(
-        _("outcome target: below"), max_digits=7, decimal_places=2, default=Decimal("42")
+    # Outcome (SETTLEMENT_FORMAT.md version 2: criteria and disqualifiers are data)
+    outcome_criteria = models.JSONField(
+        _("outcome criteria"), default=default_outcome_criteria,
+        validators=[validate_outcome_criteria],
+        help_text=_("Every criterion must be met: measure, unit, sources, aggregate (closest or "
+                    "mean), compare (value, change or percent_change), op (lt, le, gt, ge) "
+                    "and threshold. The first one is the target the charts show."),
     )
-    outcome_unit = models.CharField(_("outcome unit"), max_length=16, default="mmol/mol")
+    outcome_disqualifiers = models.JSONField(
+        _("outcome disqualifiers"), default=default_outcome_disqualifiers, blank=True,
+        validators=[validate_outcome_disqualifiers],
+        help_text=_("A value at any time from enrollment to the end of the outcome window "
+                    "that makes the outcome a failure: measure, unit, sources, op, threshold "
+                    "and reason."),
+    )
     outcome_window_days = models.PositiveSmallIntegerField(
         _("outcome window (± days around the end date)"), default=30
     )
@@ -175,6 +223,29 @@ class Programme(TimeStampedModel):
     def priority_end(self) -> date:
         """The first day after the priority phase."""
         return add_months(self.start_date, self.priority_months)
+
+    @property
+    def criteria(self) -> tuple[Criterion, ...]:
+        """The outcome criteria as the rule engine reads them."""
+        return read_criteria(self.outcome_criteria, "outcome_criteria")
+
+    @property
+    def disqualifiers(self) -> tuple[Disqualifier, ...]:
+        return read_disqualifiers(self.outcome_disqualifiers, "outcome_disqualifiers")
+
+    @property
+    def outcome_measure(self) -> str:
+        """The first criterion's measure: the outcome the charts and forecasts follow."""
+        return self.criteria[0].measure
+
+    @property
+    def outcome_unit(self) -> str:
+        return self.criteria[0].unit
+
+    @property
+    def outcome_below(self) -> Decimal:
+        """The first criterion's threshold, which the charts draw as the target."""
+        return self.criteria[0].threshold
 
     @property
     def max_paid_per_provider_share(self) -> Decimal:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 
 from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
@@ -22,7 +22,7 @@ from apps.measurements.models import FollowUpDue, Measurement, ReporterKind, Saf
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient, PrepatientState
-from apps.settlements.rules import paid_count
+from prevention_engine.settlement import paid_count
 
 SHARE_PLACES = Decimal("0.0001")
 CENTS = Decimal("0.01")
@@ -132,26 +132,26 @@ def provider_dashboard(provider: Provider) -> list[ProgrammeDashboard]:
     deceased) and, among those with valid consent and a current laboratory value of
     the programme's outcome measure, how many have their latest value below target.
 
-    One grouped query; the latest value is a correlated subquery.
+    One grouped query per programme; the latest value is a correlated subquery.
     """
-    latest = (Measurement.objects
-              .filter(prepatient_id=OuterRef("pk"),
-                      type__code=OuterRef("programme__outcome_measure"),
-                      reporter_kind=ReporterKind.LAB, superseded_by__isnull=True)
-              .order_by("-taken_on", "-received_at", "-pk").values("value")[:1])
-    figures = (Prepatient.objects
-               .filter(current_provider=provider, enrolled_on__isnull=False)
-               .exclude(state__in=(PrepatientState.DECEASED, PrepatientState.CANDIDATE))
-               .annotate(latest=Subquery(latest))
-               .order_by().values("programme_id")
-               .annotate(
-                   attributed=Count("pk"),
-                   with_value=Count("pk", filter=Q(consent_valid=True, latest__isnull=False)),
-                   below=Count("pk", filter=Q(consent_valid=True,
-                                              latest__lt=F("programme__outcome_below"))),
-               ))
-    rows = {row["programme_id"]: row for row in figures}
-    programmes = Programme.objects.filter(pk__in=rows).order_by("start_date", "code")
+    attributed = (Prepatient.objects
+                  .filter(current_provider=provider, enrolled_on__isnull=False)
+                  .exclude(state__in=(PrepatientState.DECEASED, PrepatientState.CANDIDATE)))
+    programmes = Programme.objects.filter(
+        pk__in=attributed.values("programme_id")).order_by("start_date", "code")
+    rows = {}
+    for programme in programmes:
+        latest = (Measurement.objects
+                  .filter(prepatient_id=OuterRef("pk"), type__code=programme.outcome_measure,
+                          reporter_kind=ReporterKind.LAB, superseded_by__isnull=True)
+                  .order_by("-taken_on", "-received_at", "-pk").values("value")[:1])
+        rows[programme.pk] = (attributed.filter(programme=programme)
+                              .annotate(latest=Subquery(latest)).aggregate(
+            attributed=Count("pk"),
+            with_value=Count("pk", filter=Q(consent_valid=True, latest__isnull=False)),
+            below=Count("pk", filter=Q(consent_valid=True,
+                                       latest__lt=programme.outcome_below)),
+        ))
     return [ProgrammeDashboard(programme=programme,
                                attributed=rows[programme.pk]["attributed"],
                                with_outcome_value=rows[programme.pk]["with_value"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -9,21 +10,30 @@ from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format, number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from apps.core.errors import DomainError
+from apps.settlements.explain import explain, measure_names
 from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
 from apps.settlements.services import (
     budget_overview,
     payout_csv,
+    planned_payments,
+    run_is_stalled,
     settlement_approve,
+    settlement_compute_again,
     settlement_prepare,
 )
+
+ACTION_TEMPLATE = "admin/action_form.html"
 
 FORECAST_CACHE_SECONDS = 600
 
@@ -56,8 +66,9 @@ class SettlementRunAdmin(admin.ModelAdmin):
     list_select_related = ("programme", "prepared_by", "approved_by")
     inlines = (ProviderLineInline,)
     form = PrepareForm
-    readonly_fields = ("status", "progress", "method", "computed_at", "total_amount",
-                       "prepared_by", "prepared_at", "approved_by", "approved_at", "error",
+    readonly_fields = ("status", "computation", "progress", "method", "computed_at",
+                       "total_amount", "prepared_by", "prepared_at", "approved_by",
+                       "approved_at", "format_version", "error", "payments_made",
                        "actions_links")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -81,9 +92,40 @@ class SettlementRunAdmin(admin.ModelAdmin):
                                  prepared_by=request.user)
         obj.pk = run.pk
 
+    @admin.display(description=_("Computation"))
+    def computation(self, run: SettlementRun) -> str:
+        """Attempts, and whether the run has stalled (never handed to the workers, or its
+        worker died): then it is handed on again by the periodic check, or at once with
+        "Compute again"."""
+        parts = [str(_("attempts: %(count)d") % {"count": run.attempts})]
+        if run.started_at:
+            parts.append(str(_("last started %(when)s") % {
+                "when": date_format(localtime(run.started_at), "Y-m-d H:i")}))
+        if run.status == RunStatus.QUEUED and run.enqueued_at is None:
+            parts.append(str(_("waiting for the message broker: it is handed to the workers "
+                               "as soon as the broker answers")))
+        if run_is_stalled(run):
+            return format_html('<strong class="errornote">{}</strong> {}',
+                               _("Stalled."), "; ".join(parts))
+        return "; ".join(parts)
+
+    @admin.display(description=_("Payments"))
+    def payments_made(self, run: SettlementRun) -> str:
+        payments = list(run.payments.select_related("provider"))
+        if not payments:
+            return "—"
+        return format_html_join(
+            "", "<div>{} — {}: {} {}</div>",
+            ((p.provider, p.get_kind_display(), number_format(p.amount, 2, force_grouping=True),
+              run.programme.currency) for p in payments))
+
     @admin.display(description=_("Actions"))
     def actions_links(self, run: SettlementRun) -> str:
         links = []
+        if run.status == RunStatus.FAILED or run_is_stalled(run):
+            links.append(format_html('<a class="button" href="{}">{}</a>',
+                                     reverse("admin:settlements_settlementrun_compute_again",
+                                             args=[run.pk]), _("Compute again")))
         if run.status == RunStatus.COMPUTED:
             links.append(format_html('<a class="button" href="{}">{}</a>',
                                      reverse("admin:settlements_settlementrun_approve",
@@ -103,6 +145,8 @@ class SettlementRunAdmin(admin.ModelAdmin):
         extra = [
             path("<int:pk>/approve/", self.admin_site.admin_view(self.approve_view),
                  name="settlements_settlementrun_approve"),
+            path("<int:pk>/compute-again/", self.admin_site.admin_view(self.compute_again_view),
+                 name="settlements_settlementrun_compute_again"),
             path("<int:pk>/payout.csv", self.admin_site.admin_view(self.payout_view),
                  name="settlements_settlementrun_payout"),
             path("<int:pk>/auditor-input.json",
@@ -169,11 +213,41 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
         from apps.settlements.models import Dispute, DisputeStatus
 
+        payments = planned_payments(run) if run.status == RunStatus.COMPUTED else []
+        waiting = (run.provider_lines.filter(final=False).select_related("provider")
+                   .order_by("provider_id"))
         context = {**self.admin_site.each_context(request), "run": run, "opts": self.opts,
-                   "title": _("Approve settlement run"),
+                   "title": _("Approve settlement run"), "payments": payments,
+                   "payments_total": sum((p.amount for p in payments), Decimal("0.00")),
+                   "waiting": waiting,
                    "open_disputes": Dispute.objects.filter(run=run,
                                                            status=DisputeStatus.OPEN).count()}
         return TemplateResponse(request, "admin/settlements/approve.html", context)
+
+    def compute_again_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A failed or stalled run is queued again (the same data cutoff: the same lines)."""
+        from django.template.response import TemplateResponse
+
+        if not request.user.has_perm("settlements.add_settlementrun"):
+            raise PermissionDenied
+        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
+        back = reverse("admin:settlements_settlementrun_change", args=[pk])
+        if request.method == "POST":
+            try:
+                settlement_compute_again(run=run)
+            except DomainError as error:
+                self.message_user(request, str(error.message), messages.ERROR)
+            else:
+                self.message_user(request, _("The run is queued to be computed again."),
+                                  messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "original": run, "change_url": back, "form": forms.Form(),
+                   "title": _("Compute the run again"), "submit_label": _("Compute again"),
+                   "details": [(_("status"), run.get_status_display()),
+                               (_("error"), run.error or "—"),
+                               (_("computation"), self.computation(run))]}
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -197,6 +271,10 @@ class SettlementRunAdmin(admin.ModelAdmin):
                                  provider_id=provider_id)
         lines = list(PrepatientLine.objects.filter(run=run, provider_id=provider_id)
                      .select_related("prepatient").order_by("result", "pseudonym"))
+        names = measure_names()
+        for item in lines:
+            item.explanation = explain(  # type: ignore[attr-defined]
+                item, names, window_days=run.programme.outcome_window_days)
         record_access_many(subjects=[item.prepatient for item in lines],
                            purpose=AccessPurpose.SETTLEMENT, what="settlement report",
                            user=request.user)
@@ -205,16 +283,24 @@ class SettlementRunAdmin(admin.ModelAdmin):
                    "title": _("Settlement report: %(provider)s") % {"provider": line.provider}}
         return TemplateResponse(request, "admin/settlements/report.html", context)
 
-    def auditor_input_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    def auditor_input_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         """The run's input in the auditor's format, streamed (pseudonymous IDs only);
         ``settlement_recompute`` reproduces the run's figures from it alone."""
-        from apps.settlements.export import iter_input_json
+        from apps.settlements.export import iter_input_lines
 
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
         run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
+        if run.format_version != 2:
+            self.message_user(request, _("This run was computed with version %(version)s of "
+                                         "the settlement format; only version 2 runs are "
+                                         "exported.") % {"version": run.format_version},
+                              messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:settlements_settlementrun_change",
+                                                args=[pk]))
         response = StreamingHttpResponse(
-            (piece.encode() for piece in iter_input_json(run.programme, run.as_of)),
+            (piece.encode() for piece in iter_input_lines(run.programme, run.as_of,
+                                                          run.data_cutoff)),
             content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="settlement-input-{run.reference}.json"')
@@ -240,12 +326,21 @@ class PrepatientLineAdmin(ReadOnlyAdmin):
     """Each prepatient's result, the rule applied and the deciding sample."""
 
     list_display = ("pseudonym", "run", "provider", "result", "reason", "end_date",
-                    "deciding_taken_on", "deciding_value", "deciding_unit")
+                    "explanation")
     list_filter = ("result", "run")
     search_fields = ("=pseudonym",)
-    list_select_related = ("run", "provider")
+    list_select_related = ("run__programme", "provider")
     show_full_result_count = False
-    raw_id_fields = ("run", "prepatient", "deciding_measurement")
+    raw_id_fields = ("run", "prepatient")
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        self._names = measure_names()
+        return super().get_changelist_instance(request)
+
+    @admin.display(description=_("Which rule decided"))
+    def explanation(self, line: PrepatientLine) -> str:
+        names = getattr(self, "_names", None)
+        return explain(line, names, window_days=line.run.programme.outcome_window_days)
 
 
 from apps.settlements import admin_disputes  # noqa: E402,F401  (registers the dispute admin)

@@ -30,6 +30,7 @@ from apps.core.admin_tools import DefaultChoiceFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
 from apps.registry.admin_forms import DomainErrorFormMixin
+from apps.settlements.explain import explain
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
     Dispute,
@@ -181,12 +182,10 @@ class DisputeAdmin(ReadOnlyAdmin):
     def line_end_date(self, dispute: Dispute) -> Any:
         return dispute.line.end_date
 
-    @admin.display(description=_("deciding sample"))
+    @admin.display(description=_("which rule decided"))
     def deciding_sample(self, dispute: Dispute) -> str:
         line = dispute.line
-        if line.deciding_taken_on is None or line.deciding_value is None:
-            return "—"
-        return f"{line.deciding_taken_on}: {line.deciding_value} {line.deciding_unit}"
+        return explain(line, window_days=line.run.programme.outcome_window_days)
 
     @admin.display(description=_("what follows"))
     def correction(self, dispute: Dispute) -> SafeString:

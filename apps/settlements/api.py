@@ -37,6 +37,7 @@ from apps.providers.api import (
 from apps.providers.models import Scope
 from apps.providers.permissions import HasScope
 from apps.providers.serializers import _enum_field
+from apps.settlements.explain import explain, measure_names
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
     Dispute,
@@ -71,35 +72,56 @@ class ProviderSettlementSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=15, decimal_places=2, coerce_to_string=True)
 
 
-DECIDING_SAMPLE = inline_serializer(
-    name="DecidingSample",
+EVIDENCE_SAMPLE = inline_serializer(
+    name="EvidenceSample",
     fields={
         "taken_on": serializers.DateField(),
-        "value": serializers.DecimalField(max_digits=10, decimal_places=3,
-                                          coerce_to_string=True),
+        "value": serializers.CharField(help_text="As reported (a decimal string)."),
         "unit": serializers.CharField(),
-        "source": serializers.CharField(help_text="Always lab: only lab values decide."),
+        "measurement": serializers.IntegerField(help_text="The stored value's id."),
     },
-    allow_null=True,
+    many=True,
+)
+EVIDENCE = inline_serializer(
+    name="Evidence",
+    fields={
+        "rule": serializers.CharField(help_text="criterion or disqualifier"),
+        "measure": serializers.CharField(),
+        "quantity": serializers.CharField(
+            allow_null=True, help_text="The compared quantity: a sample as reported, or "
+                                       "computed and rounded to 4 decimals."),
+        "unit": serializers.CharField(),
+        "samples": EVIDENCE_SAMPLE,
+        "baseline": serializers.CharField(allow_null=True),
+        "met": serializers.BooleanField(),
+        "op": serializers.CharField(),
+        "threshold": serializers.CharField(),
+    },
+    many=True,
 )
 
 
 class LineSerializer(serializers.Serializer):
     prepatient = serializers.CharField(source="pseudonym")
-    result = serializers.CharField(help_text="success, failure or pending.")
-    reason = serializers.CharField(help_text="The rule applied, e.g. below_target, "
-                                             "above_target, no_outcome_sample, "
+    result = serializers.CharField(help_text="success, failure, pending (or excluded).")
+    reason = serializers.CharField(help_text="The rule applied, e.g. target_met, "
+                                             "target_not_met:hba1c, no_outcome_sample:hba1c, "
+                                             "disqualified:developed_diabetes, "
                                              "excluded:missed_followup, not_yet_due.")
     end_date = serializers.DateField()
-    deciding_sample = serializers.SerializerMethodField()
+    decided_on = serializers.DateField(allow_null=True, help_text=(
+        "The day of the deciding event (dropping out, withdrawal, exclusion)."))
+    evidence = serializers.SerializerMethodField()
+    explanation = serializers.SerializerMethodField(help_text="Which rule decided, in words "
+                                                              "(in the request's language).")
 
-    @extend_schema_field(DECIDING_SAMPLE)
-    def get_deciding_sample(self, line: PrepatientLine) -> dict[str, Any] | None:
-        if line.deciding_taken_on is None or line.deciding_value is None:
-            return None
-        return {"taken_on": line.deciding_taken_on.isoformat(),
-                "value": f"{line.deciding_value:.3f}", "unit": line.deciding_unit,
-                "source": "lab"}
+    @extend_schema_field(EVIDENCE)
+    def get_evidence(self, line: PrepatientLine) -> list[dict[str, Any]]:
+        return list(line.evidence or [])
+
+    def get_explanation(self, line: PrepatientLine) -> str:
+        names = self.context.setdefault("measure_names", measure_names())
+        return explain(line, names, window_days=line.run.programme.outcome_window_days)
 
 
 class SettlementListView(ProviderListView):
@@ -132,7 +154,7 @@ class SettlementLinesView(ProviderListView):
     def get_queryset(self) -> QuerySet[PrepatientLine]:
         return PrepatientLine.objects.filter(
             run_id=int(self.kwargs["run_id"]), run__status__in=VISIBLE_STATUSES,
-            provider=_provider(self.request)).select_related("prepatient")
+            provider=_provider(self.request)).select_related("prepatient", "run__programme")
 
     @extend_schema(
         tags=PROVIDERS, operation_id="settlement_lines",

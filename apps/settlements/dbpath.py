@@ -1,141 +1,389 @@
 """The evaluation of a whole programme in one SQL statement (PostgreSQL).
 
-It applies the same rules as ``apps.settlements.rules.evaluate_prepatient`` to
-the same data that ``apps.settlements.export.settlement_input`` exports, and
-writes one ``PrepatientLine`` per enrolled prepatient with ``INSERT … SELECT``:
-window functions for exclusions cancelled by a reinstatement, ``DISTINCT ON``
-for the earliest terminal event, ``LATERAL`` subqueries for attribution and the
-deciding sample. Tests check it line by line against the rule engine.
+``settlement_sql(rules, …)`` writes, from a programme's rules (the rule engine's
+``Rules``: outcome criteria, disqualifiers, conversions, windows), one
+``INSERT … SELECT`` that applies ``prevention_engine.evaluation.evaluate`` to the
+same data that ``apps.settlements.export`` exports, and stores one
+``PrepatientLine`` per prepatient with the same result, reason, attribution and
+evidence. A test generates random histories and compares the two line by line.
 
-Exclusions and reinstatements alternate in this database (a prepatient can be
-excluded only while active and reinstated only while excluded), so "a
-reinstatement cancels the latest exclusion" is "an exclusion whose next
-exclusion-or-reinstatement event is a reinstatement".
+How each rule reads in SQL:
+
+- **End date**: ``enrolled_on + N months`` (PostgreSQL clamps to the month's end,
+  as ``add_months`` does).
+- **Terminal event**: among the events on or before the end, a reinstatement
+  cancels the latest exclusion not yet cancelled. With ``S`` the running count of
+  exclusions minus reinstatements (ordered by day, then id), the depth of the
+  stack of standing exclusions is ``S − min(0, min S so far)``; an exclusion is
+  cancelled exactly when the depth later falls below its own. The earliest of the
+  remaining exclusions, withdrawals and dropping-outs (``DISTINCT ON``) decides.
+- **Samples**: current values (not corrected by the cutoff) of the measures the
+  rules name, recorded by the run's cutoff, each converted with the programme's
+  conversions and rounded half-even to 4 places (``settlement_round4``).
+- **Criteria**: ``closest`` is a ``DISTINCT ON`` ordered by distance to the end,
+  then the later day, then the later id; ``mean`` an ``avg`` rounded half-even.
+- **Disqualifiers**: the earliest qualifying sample from enrollment to the end of
+  the outcome window (``DISTINCT ON``).
+- **Attribution**: the listing with the latest start on or before the day that
+  decides (``LATERAL``, one index probe per prepatient).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
 from apps.measurements.models import MeasurementType
-from apps.programs.models import Programme
+from apps.settlements.export import SOURCE
+from apps.settlements.models import SettlementRun
+from apps.settlements.rules import settlement_rules
+from prevention_engine.baseline import baseline_sources
+from prevention_engine.interchange import plain
+from prevention_engine.model import EVENT_TYPES, Criterion, Disqualifier, Rules
 
-EVALUATE_SQL = """
-WITH p AS (
-    SELECT id, pseudonym, end_date
-    FROM registry_prepatient
-    WHERE programme_id = %(programme)s AND enrolled_on IS NOT NULL
-      AND enrolled_on <= %(as_of)s
-),
-ev AS (
-    SELECT e.id, e.prepatient_id, e.type, e."on", e.reason
+OPERATOR_SQL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for a value of the programme's own rules (never user input
+    sent over the wire: codes, units and reasons that the programme validates)."""
+    # Doubled % because the statement is sent with %(name)s parameters.
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
+def _number(value: Decimal) -> str:
+    return f"{plain(value)}::numeric"
+
+
+class _Types:
+    """Measurement type ids and the SQL for units and converted values."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.kinds = {kind.code: kind for kind in
+                      MeasurementType.objects.filter(code__in=rules.measures)
+                      .prefetch_related("units")}
+
+    def id(self, measure: str) -> int:
+        return self.kinds[measure].pk
+
+    def unit_sql(self, column: str = "m.reported_unit") -> str:
+        """The reported unit in the spelling the programme's conversions use."""
+        branches = []
+        for kind in self.kinds.values():
+            spellings = {kind.canonical_unit.strip().casefold(): kind.canonical_unit}
+            for accepted in kind.units.all():
+                spellings.setdefault(accepted.unit.strip().casefold(), accepted.unit)
+            for folded, spelled in sorted(spellings.items()):
+                branches.append(f"WHEN m.type_id = {kind.pk} AND lower(btrim({column})) = "
+                                f"{_literal(folded)} THEN {_literal(spelled)}")
+        return f"CASE {' '.join(branches)} ELSE {column} END" if branches else column
+
+    def converted_sql(self, measure: str, to_unit: str, value: str = "s.value",
+                      unit: str = "s.unit") -> str:
+        """``value`` in ``to_unit``: as reported in that unit, else converted and rounded."""
+        branches = [f"WHEN {_literal(to_unit)} THEN {value}"]
+        for conversion in self.rules.conversions:
+            if conversion.measure == measure and conversion.to_unit == to_unit:
+                computed = (f"({value} + {_number(conversion.offset)}) * "
+                            f"{_number(conversion.factor)}")
+                if self.rules.rounding:
+                    computed = f"settlement_round4({computed})"
+                branches.append(f"WHEN {_literal(conversion.from_unit)} THEN {computed}")
+        return f"(CASE {unit} {' '.join(branches)} END)"
+
+    def as_reported(self, to_unit: str, unit: str = "s.unit") -> str:
+        return f"({unit} = {_literal(to_unit)})"
+
+
+def _sources(sources: Iterable[str]) -> str:
+    return ", ".join(_literal(source) for source in sorted(sources))
+
+
+def _sample_json(alias: str = "s") -> str:
+    return (f"jsonb_build_object('taken_on', to_char({alias}.taken_on, 'YYYY-MM-DD'), "
+            f"'value', {alias}.value_text, 'unit', {alias}.unit, 'measurement', {alias}.id)")
+
+
+def _criterion_ctes(index: int, criterion: Criterion, types: _Types) -> list[str]:
+    """The CTEs of one criterion: its samples' aggregate, then compared and judged."""
+    name = f"c{index}"
+    converted = types.converted_sql(criterion.measure, criterion.unit)
+    where = (f"s.type_id = {types.id(criterion.measure)} "
+             f"AND s.source IN ({_sources(criterion.sources)}) "
+             f"AND s.taken_on BETWEEN p.end_date - %(window)s AND p.end_date + %(window)s")
+    if criterion.aggregate == "closest":
+        aggregate = f"""
+{name}_agg AS (
+    SELECT DISTINCT ON (s.prepatient_id) s.prepatient_id, {converted} AS q,
+           CASE WHEN {types.as_reported(criterion.unit)} THEN s.value_text
+                ELSE ({converted})::text END AS q_text,
+           jsonb_build_array({_sample_json()}) AS samples
+    FROM s JOIN p ON p.id = s.prepatient_id
+    WHERE {where}
+    ORDER BY s.prepatient_id, abs(s.taken_on - p.end_date), s.taken_on DESC, s.id DESC
+)"""
+    else:
+        aggregate = f"""
+{name}_agg AS (
+    SELECT s.prepatient_id, settlement_round4(avg({converted})) AS q,
+           settlement_round4(avg({converted}))::text AS q_text,
+           jsonb_agg({_sample_json()} ORDER BY s.taken_on, s.id) AS samples
+    FROM s JOIN p ON p.id = s.prepatient_id
+    WHERE {where}
+    GROUP BY s.prepatient_id
+)"""
+    if criterion.compare == "value":
+        quantity, text, baseline_text, join = "a.q", "a.q_text", "NULL::text", ""
+    else:
+        bv = f"bv_{_measure_key(criterion.measure, types)}"
+        b_converted = types.converted_sql(criterion.measure, criterion.unit, value="bv.value",
+                                          unit="bv.unit")
+        baseline_text = (f"CASE WHEN {types.as_reported(criterion.unit, 'bv.unit')} "
+                         f"THEN bv.value_text ELSE ({b_converted})::text END")
+        if criterion.compare == "change":
+            quantity = f"settlement_round4(a.q - {b_converted})"
+        else:
+            quantity = f"settlement_round4((a.q - {b_converted}) * 100 / {b_converted})"
+        text = f"({quantity})::text"
+        join = f"LEFT JOIN {bv} bv ON bv.prepatient_id = p.id"
+    judged = f"""
+{name} AS (
+    SELECT p.id AS prepatient_id, a.prepatient_id IS NOT NULL AS sampled,
+           CASE WHEN a.prepatient_id IS NOT NULL
+                THEN {quantity} {OPERATOR_SQL[criterion.op]} {_number(criterion.threshold)}
+                ELSE FALSE END AS met,
+           jsonb_build_object(
+               'rule', 'criterion', 'measure', {_literal(criterion.measure)},
+               'unit', {_literal(criterion.unit)}, 'op', {_literal(criterion.op)},
+               'threshold', {_literal(plain(criterion.threshold))},
+               'aggregate', {_literal(criterion.aggregate)},
+               'compare', {_literal(criterion.compare)},
+               'quantity', CASE WHEN a.prepatient_id IS NOT NULL THEN {text} END,
+               'baseline', {baseline_text},
+               'samples', COALESCE(a.samples, '[]'::jsonb),
+               'met', CASE WHEN a.prepatient_id IS NOT NULL
+                           THEN {quantity} {OPERATOR_SQL[criterion.op]}
+                                {_number(criterion.threshold)}
+                           ELSE FALSE END
+           ) AS evidence
+    FROM p LEFT JOIN {name}_agg a ON a.prepatient_id = p.id
+    {join}
+)"""
+    return [aggregate, judged]
+
+
+def _measure_key(measure: str, types: _Types) -> str:
+    return str(types.id(measure))
+
+
+def _baseline_ctes(rules: Rules, types: _Types) -> list[str]:
+    """Per measure compared with the baseline: its earliest sample in the baseline window."""
+    ctes = []
+    for measure, sources in sorted(baseline_sources(rules).items()):
+        ctes.append(f"""
+bv_{_measure_key(measure, types)} AS (
+    SELECT DISTINCT ON (s.prepatient_id) s.prepatient_id, s.value, s.value_text, s.unit
+    FROM s JOIN b ON b.prepatient_id = s.prepatient_id
+    WHERE s.type_id = {types.id(measure)} AND s.source IN ({_sources(sources)})
+      AND s.taken_on BETWEEN b.window_start AND b.window_end
+    ORDER BY s.prepatient_id, s.taken_on, s.id
+)""")
+    return ctes
+
+
+def _disqualifier_cte(index: int, disqualifier: Disqualifier, types: _Types) -> str:
+    converted = types.converted_sql(disqualifier.measure, disqualifier.unit)
+    return f"""
+d{index} AS (
+    SELECT DISTINCT ON (s.prepatient_id) s.prepatient_id,
+           jsonb_build_array(jsonb_build_object(
+               'rule', 'disqualifier', 'measure', {_literal(disqualifier.measure)},
+               'unit', {_literal(disqualifier.unit)}, 'op', {_literal(disqualifier.op)},
+               'threshold', {_literal(plain(disqualifier.threshold))},
+               'reason', {_literal(disqualifier.reason)},
+               'quantity', CASE WHEN {types.as_reported(disqualifier.unit)} THEN s.value_text
+                                ELSE ({converted})::text END,
+               'baseline', NULL, 'met', TRUE,
+               'samples', jsonb_build_array({_sample_json()}))) AS evidence
+    FROM s JOIN p ON p.id = s.prepatient_id
+    WHERE s.type_id = {types.id(disqualifier.measure)}
+      AND s.source IN ({_sources(disqualifier.sources)})
+      AND s.taken_on BETWEEN p.enrolled_on AND p.end_date + %(window)s
+      AND {converted} {OPERATOR_SQL[disqualifier.op]} {_number(disqualifier.threshold)}
+    ORDER BY s.prepatient_id, s.taken_on, s.id
+)"""
+
+
+def _source_sql() -> str:
+    branches = " ".join(f"WHEN {_literal(kind.value)} THEN {_literal(source)}"
+                        for kind, source in SOURCE.items())
+    return f"CASE m.reporter_kind {branches} END"
+
+
+def settlement_sql(rules: Rules) -> str:
+    """The statement for a programme's rules; parameters: programme, as_of, cutoff, run,
+    window (days), months."""
+    types = _Types(rules)
+    measures = ", ".join(str(types.id(m)) for m in sorted(rules.measures))
+    criteria = list(enumerate(rules.criteria))
+    disqualifiers = list(enumerate(rules.disqualifiers))
+    baseline_measures = sorted(baseline_sources(rules))
+    ctes = ["""
+p AS MATERIALIZED (
+    SELECT pp.id, pp.pseudonym, pp.enrolled_on,
+           (pp.enrolled_on + make_interval(months => %(months)s))::date AS end_date
+    FROM registry_prepatient pp
+    WHERE pp.programme_id = %(programme)s AND pp.enrolled_on IS NOT NULL
+      AND pp.enrolled_on <= %(as_of)s
+      AND EXISTS (SELECT 1 FROM registry_listing l
+                  WHERE l.prepatient_id = pp.id AND l.created_at <= %(cutoff)s)
+)""", f"""
+ev AS MATERIALIZED (
+    SELECT e.id, e.prepatient_id, e.type, e."on",
+           CASE WHEN e.reason = '' THEN 'unspecified' ELSE e.reason END AS reason
     FROM registry_lifecycleevent e JOIN p ON p.id = e.prepatient_id
-    WHERE e."on" <= %(as_of)s
-),
-excl AS (
+    WHERE e.type IN ({_sources(EVENT_TYPES)}) AND e."on" <= %(as_of)s
+      AND e.created_at <= %(cutoff)s AND e."on" <= p.end_date
+)""", """
+running AS (
     SELECT id, prepatient_id, type, "on", reason,
-           LEAD(type) OVER (PARTITION BY prepatient_id ORDER BY "on", id) AS next_type
+           SUM(CASE WHEN type = 'excluded' THEN 1 ELSE -1 END)
+               OVER (PARTITION BY prepatient_id ORDER BY "on", id ROWS UNBOUNDED PRECEDING) AS total
     FROM ev WHERE type IN ('excluded', 'reinstated')
-),
+)""", """
+depth AS (
+    SELECT id, prepatient_id, type, "on", reason,
+           total - LEAST(0, MIN(total) OVER (PARTITION BY prepatient_id ORDER BY "on", id
+                                             ROWS UNBOUNDED PRECEDING)) AS depth
+    FROM running
+)""", """
+standing AS (
+    SELECT id, prepatient_id, type, "on", reason FROM (
+        SELECT id, prepatient_id, type, "on", reason, depth,
+               MIN(depth) OVER (PARTITION BY prepatient_id ORDER BY "on", id
+                                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later
+        FROM depth
+    ) x WHERE type = 'excluded' AND (later IS NULL OR later >= depth)
+)""", """
 terminal AS (
-    SELECT DISTINCT ON (t.prepatient_id) t.prepatient_id, t.type, t."on", t.reason
-    FROM (
-        SELECT id, prepatient_id, type, "on", reason FROM ev
-        WHERE type IN ('dropped_out', 'consent_withdrawn')
-        UNION ALL
-        SELECT id, prepatient_id, type, "on", reason FROM excl
-        WHERE type = 'excluded' AND next_type IS DISTINCT FROM 'reinstated'
-    ) t JOIN p ON p.id = t.prepatient_id
-    WHERE t."on" <= p.end_date
-    ORDER BY t.prepatient_id, t."on", t.id
-),
+    SELECT DISTINCT ON (prepatient_id) prepatient_id, type, "on", reason
+    FROM (SELECT id, prepatient_id, type, "on", reason FROM ev
+          WHERE type IN ('dropped_out', 'consent_withdrawn')
+          UNION ALL SELECT id, prepatient_id, type, "on", reason FROM standing) t
+    ORDER BY prepatient_id, "on", id
+)""", """
 deceased AS (
-    SELECT DISTINCT ev.prepatient_id FROM ev JOIN p ON p.id = ev.prepatient_id
-    WHERE ev.type = 'deceased' AND ev."on" <= p.end_date
-),
-baseline AS (
-    SELECT f.prepatient_id FROM measurements_followupdue f JOIN p ON p.id = f.prepatient_id
-    WHERE f.index = 0 AND f.completed_at IS NOT NULL
-),
-decided AS (
-    SELECT
-        p.id, p.pseudonym, p.end_date,
-        (d.prepatient_id IS NOT NULL) AS is_deceased,
-        (b.prepatient_id IS NOT NULL) AS has_baseline,
-        t.type AS terminal_type, t."on" AS terminal_on, t.reason AS terminal_reason,
-        s.id AS sample_id, s.taken_on AS sample_taken_on, s.value AS sample_value
-    FROM p
-    LEFT JOIN deceased d ON d.prepatient_id = p.id
-    LEFT JOIN baseline b ON b.prepatient_id = p.id
-    LEFT JOIN terminal t ON t.prepatient_id = p.id
-    LEFT JOIN LATERAL (
-        SELECT m.id, m.taken_on, m.value
-        FROM measurements_measurement m
-        WHERE m.prepatient_id = p.id AND m.type_id = %(outcome_type)s
-          AND m.reporter_kind = 'lab' AND m.taken_on <= %(as_of)s
-          AND m.taken_on BETWEEN p.end_date - %(window)s AND p.end_date + %(window)s
-          AND NOT EXISTS (SELECT 1 FROM measurements_measurement c WHERE c.supersedes_id = m.id)
-        ORDER BY abs(m.taken_on - p.end_date), m.taken_on DESC, m.id
-        LIMIT 1
-    ) s ON TRUE
-),
+    SELECT prepatient_id, MIN("on") AS "on" FROM ev WHERE type = 'deceased'
+    GROUP BY prepatient_id
+)""", """
+b AS (
+    SELECT f.prepatient_id, f.window_start, f.window_end
+    FROM measurements_followupdue f JOIN p ON p.id = f.prepatient_id
+    WHERE f.index = 0 AND f.completed_at <= %(cutoff)s
+)""", f"""
+s AS MATERIALIZED (
+    SELECT m.id, m.prepatient_id, m.type_id, m.taken_on, trim_scale(m.reported_value) AS value,
+           trim_scale(m.reported_value)::text AS value_text, {types.unit_sql()} AS unit,
+           {_source_sql()} AS source
+    FROM measurements_measurement m JOIN p ON p.id = m.prepatient_id
+    WHERE m.type_id IN ({measures}) AND m.taken_on <= %(as_of)s
+      AND m.received_at <= %(cutoff)s
+      AND NOT EXISTS (SELECT 1 FROM measurements_measurement c
+                      WHERE c.supersedes_id = m.id AND c.received_at <= %(cutoff)s)
+)"""]
+    ctes += _baseline_ctes(rules, types)
+    for index, disqualifier in disqualifiers:
+        ctes.append(_disqualifier_cte(index, disqualifier, types))
+    for index, criterion in criteria:
+        ctes += _criterion_ctes(index, criterion, types)
+
+    no_baseline = " OR ".join(
+        ["b.prepatient_id IS NULL"]
+        + [f"bv_{_measure_key(m, types)}.prepatient_id IS NULL" for m in baseline_measures])
+    result, reason, evidence = [], [], []
+    for index, disqualifier in disqualifiers:
+        result.append(f"WHEN d{index}.prepatient_id IS NOT NULL THEN 'failure'")
+        reason.append(f"WHEN d{index}.prepatient_id IS NOT NULL "
+                      f"THEN {_literal('disqualified:' + disqualifier.reason)}")
+        evidence.append(f"WHEN d{index}.prepatient_id IS NOT NULL THEN d{index}.evidence")
+    for index, criterion in criteria:
+        result.append(f"WHEN NOT c{index}.met THEN 'failure'")
+        reason.append(f"WHEN NOT c{index}.sampled "
+                      f"THEN {_literal('no_outcome_sample:' + criterion.measure)} "
+                      f"WHEN NOT c{index}.met "
+                      f"THEN {_literal('target_not_met:' + criterion.measure)}")
+    all_criteria = ", ".join(f"c{index}.evidence" for index, _c in criteria)
+    joins = "\n    ".join(
+        [f"LEFT JOIN bv_{_measure_key(m, types)} ON bv_{_measure_key(m, types)}.prepatient_id"
+         f" = p.id" for m in baseline_measures]
+        + [f"LEFT JOIN d{i} ON d{i}.prepatient_id = p.id" for i, _d in disqualifiers]
+        + [f"JOIN c{i} ON c{i}.prepatient_id = p.id" for i, _c in criteria])
+    ctes.append(f"""
 judged AS (
-    SELECT decided.*,
-        CASE
-            WHEN is_deceased OR NOT has_baseline THEN 'excluded'
-            WHEN terminal_type IS NOT NULL THEN 'failure'
-            WHEN %(as_of)s < end_date + %(window)s THEN 'pending'
-            WHEN sample_id IS NULL THEN 'failure'
-            WHEN sample_value >= %(below)s THEN 'failure'
-            ELSE 'success'
-        END AS result,
-        CASE
-            WHEN is_deceased THEN 'deceased'
-            WHEN NOT has_baseline THEN 'no_baseline'
-            WHEN terminal_type = 'excluded' THEN 'excluded:' || terminal_reason
-            WHEN terminal_type IS NOT NULL THEN terminal_type
-            WHEN %(as_of)s < end_date + %(window)s THEN 'not_yet_due'
-            WHEN sample_id IS NULL THEN 'no_outcome_sample'
-            WHEN sample_value >= %(below)s THEN 'above_target'
-            ELSE 'below_target'
-        END AS reason,
-        CASE
-            WHEN is_deceased OR NOT has_baseline THEN NULL
-            WHEN terminal_type IS NOT NULL THEN terminal_on
-            WHEN %(as_of)s < end_date + %(window)s THEN %(as_of)s
-            ELSE end_date
-        END AS attributed_on
-    FROM decided
-)
+    SELECT p.id, p.pseudonym, p.end_date,
+        CASE WHEN deceased.prepatient_id IS NOT NULL THEN 'excluded'
+             WHEN {no_baseline} THEN 'excluded'
+             WHEN terminal.prepatient_id IS NOT NULL THEN 'failure'
+             WHEN %(as_of)s < p.end_date + %(window)s THEN 'pending'
+             {' '.join(result)}
+             ELSE 'success' END AS result,
+        CASE WHEN deceased.prepatient_id IS NOT NULL THEN 'deceased'
+             WHEN {no_baseline} THEN 'no_baseline'
+             WHEN terminal.type = 'excluded' THEN 'excluded:' || terminal.reason
+             WHEN terminal.prepatient_id IS NOT NULL THEN terminal.type
+             WHEN %(as_of)s < p.end_date + %(window)s THEN 'not_yet_due'
+             {' '.join(reason)}
+             ELSE 'target_met' END AS reason,
+        CASE WHEN deceased.prepatient_id IS NOT NULL OR {no_baseline} THEN NULL
+             WHEN terminal.prepatient_id IS NOT NULL THEN terminal."on"
+             WHEN %(as_of)s < p.end_date + %(window)s THEN %(as_of)s
+             ELSE p.end_date END AS attributed_on,
+        CASE WHEN deceased.prepatient_id IS NOT NULL THEN deceased."on"
+             WHEN {no_baseline} THEN NULL
+             ELSE terminal."on" END AS decided_on,
+        CASE WHEN deceased.prepatient_id IS NOT NULL OR {no_baseline}
+                  OR terminal.prepatient_id IS NOT NULL
+                  OR %(as_of)s < p.end_date + %(window)s THEN '[]'::jsonb
+             {' '.join(evidence)}
+             ELSE jsonb_build_array({all_criteria}) END AS evidence
+    FROM p
+    LEFT JOIN deceased ON deceased.prepatient_id = p.id
+    LEFT JOIN b ON b.prepatient_id = p.id
+    LEFT JOIN terminal ON terminal.prepatient_id = p.id
+    {joins}
+)""")
+    return "WITH" + ",".join(ctes) + """
 INSERT INTO settlements_prepatientline
-    (run_id, prepatient_id, pseudonym, provider_id, result, reason, end_date,
-     deciding_measurement_id, deciding_taken_on, deciding_value, deciding_unit)
-SELECT
-    %(run)s, j.id, j.pseudonym, l.provider_id, j.result, j.reason, j.end_date,
-    CASE WHEN j.reason IN ('below_target', 'above_target') THEN j.sample_id END,
-    CASE WHEN j.reason IN ('below_target', 'above_target') THEN j.sample_taken_on END,
-    CASE WHEN j.reason IN ('below_target', 'above_target') THEN j.sample_value END,
-    CASE WHEN j.reason IN ('below_target', 'above_target') THEN %(unit)s ELSE '' END
+    (run_id, prepatient_id, pseudonym, provider_id, result, reason, end_date, decided_on,
+     evidence)
+SELECT %(run)s, j.id, j.pseudonym, l.provider_id, j.result, j.reason, j.end_date,
+       j.decided_on, j.evidence
 FROM judged j
 LEFT JOIN LATERAL (
     SELECT li.provider_id FROM registry_listing li
     WHERE li.prepatient_id = j.id AND li.valid_from <= j.attributed_on
-      AND li.valid_from <= %(as_of)s
+      AND li.valid_from <= %(as_of)s AND li.created_at <= %(cutoff)s
     ORDER BY li.valid_from DESC, li.id DESC
     LIMIT 1
 ) l ON j.attributed_on IS NOT NULL
 """
 
 
-def evaluate_in_sql(*, run_id: int, programme: Programme, as_of: date) -> int:
+def evaluation_parameters(run: SettlementRun, rules: Rules) -> dict[str, Any]:
+    return {"programme": run.programme_id, "as_of": run.as_of, "cutoff": run.data_cutoff,
+            "run": run.pk, "window": rules.window_days, "months": rules.programme_months}
+
+
+def evaluate_in_sql(*, run: SettlementRun) -> int:
     """Inserts the run's prepatient lines; returns how many."""
-    outcome = MeasurementType.objects.get(code=programme.outcome_measure)
+    rules = settlement_rules(run.programme)
     with connection.cursor() as cursor:
-        cursor.execute(EVALUATE_SQL, {
-            "programme": programme.pk, "as_of": as_of, "run": run_id,
-            "outcome_type": outcome.pk, "window": programme.outcome_window_days,
-            "below": programme.outcome_below, "unit": outcome.canonical_unit,
-        })
+        # One big statement read whole: no JIT compilation, sorts and hashes in memory.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(settlement_sql(rules), evaluation_parameters(run, rules))
         return cursor.rowcount

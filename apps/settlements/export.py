@@ -1,39 +1,52 @@
 """The settlement input as the auditor sees it, read from the database.
 
-``settlement_input`` builds a ``SettlementInput`` (the interchange format's
-content) for a programme as of a date, with pseudonymous IDs only;
-``write_input`` streams the same document to a file for the auditor. Ordering
-is by database id wherever the rules break ties by input order, so the file,
-the rule engine and the SQL path agree line by line.
+``iter_prepatients`` reads what a run settles — the programme's prepatients
+enrolled on or before ``as_of``, their listings, lifecycle events, baseline and
+the values of every measure an outcome criterion or disqualifier names — as
+the interchange format's plain values, with pseudonymous IDs only. Only what
+was recorded by the run's data cutoff (the moment it was prepared) is read, so
+the same run always gives the same input, however much arrives later (with no
+cutoff, everything known now is read: the forecast, an export as of a date).
+``iter_input_lines`` streams the auditor's file
+(``prevention-settlement-input/2``); ``settlement_input`` holds it in memory
+for the rule engine. Ordering is by database id wherever the rules break ties
+by input order, so the file, the rule engine and the SQL path agree line by line.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import operator
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TextIO
 
 from django.db import connection, transaction
+from django.db.models import Exists, Min, OuterRef
+from django.utils import timezone
 
-from apps.measurements.models import FollowUpDue, Measurement, ReporterKind
+from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, ReporterKind
 from apps.programs.models import Programme
-from apps.providers.models import Provider
+from apps.providers.models import AuthorizationDecision, AuthorizationStatus, Provider
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
-from apps.settlements.interchange import SettlementInput, input_document, prepatient_document
-from apps.settlements.rules import (
-    EventIn,
-    EventType,
-    ListingIn,
+from apps.settlements.rules import provider_key, settlement_rules
+from prevention_engine.baseline import baseline_sources, baseline_values
+from prevention_engine.interchange import ProviderIn, SettlementInput, input_lines, plain
+from prevention_engine.model import (
+    EVENT_TYPES,
+    Baseline,
+    Event,
     PrepatientIn,
-    ProgrammeRules,
-    SampleIn,
+    Rules,
+    Sample,
+)
+from prevention_engine.model import (
+    Listing as ListingIn,
 )
 
-# Who reported a value, as the format names it. Only "lab" can decide an outcome.
+# Who reported a value, as the format names it.
 SOURCE = {
     ReporterKind.LAB: "lab",
     ReporterKind.PROVIDER: "provider",
@@ -41,27 +54,7 @@ SOURCE = {
     ReporterKind.PREPATIENT: "self",
     ReporterKind.CASEWORKER: "self",
 }
-EVENT_TYPES = [t.value for t in EventType]
-
-
-def programme_rules(programme: Programme) -> ProgrammeRules:
-    return ProgrammeRules(
-        code=programme.code, programme_months=programme.programme_months,
-        switch_months=programme.switch_months, outcome_measure=programme.outcome_measure,
-        outcome_below=programme.outcome_below.normalize(),
-        outcome_unit=programme.outcome_unit,
-        outcome_window_days=programme.outcome_window_days,
-        payment_per_success=programme.payment_per_success, currency=programme.currency,
-        floor_share=programme.floor_share.normalize(),
-        ceiling_share=programme.ceiling_share.normalize(),
-        min_attributed=programme.min_attributed,
-    )
-
-
-def provider_key(provider_id: int) -> str:
-    return f"P{provider_id}"
-
-
+LOST_AUTHORIZATION = (AuthorizationStatus.SUSPENDED, AuthorizationStatus.REVOKED)
 CHUNK = 5_000  # rows fetched at a time by the streaming readers
 
 
@@ -88,60 +81,115 @@ class _Cursor:
         return []
 
 
-def _provider_ids(programme: Programme, as_of: date) -> list[int]:
-    return sorted(set(Listing.objects.filter(
-        prepatient__programme=programme, valid_from__lte=as_of,
-    ).values_list("provider_id", flat=True).distinct()))
+def unit_spellings(codes: Iterable[str]) -> dict[int, tuple[str, dict[str, str]]]:
+    """Per measurement type id: its code and each accepted unit by its folded spelling
+    (a value reported as "MMOL/MOL" is written as "mmol/mol")."""
+    spellings: dict[int, tuple[str, dict[str, str]]] = {}
+    for kind in MeasurementType.objects.filter(code__in=list(codes)).prefetch_related("units"):
+        units = {kind.canonical_unit.strip().casefold(): kind.canonical_unit}
+        for accepted in kind.units.all():
+            units.setdefault(accepted.unit.strip().casefold(), accepted.unit)
+        spellings[kind.pk] = (kind.code, units)
+    return spellings
 
 
-def iter_prepatients(programme: Programme, as_of: date) -> Iterator[PrepatientIn]:
+def _recorded(field: str, cutoff: datetime | None) -> dict[str, datetime]:
+    """The filter "recorded by the cutoff" (nothing when there is no cutoff: all known now)."""
+    return {} if cutoff is None else {f"{field}__lte": cutoff}
+
+
+def current_values(programme: Programme, as_of: date, cutoff: datetime | None,
+                   type_ids: Iterable[int]) -> Any:
+    """The values a run reads: of the given types, taken by ``as_of``, recorded by the
+    cutoff and not corrected by then."""
+    corrected = Measurement.objects.filter(supersedes=OuterRef("pk"),
+                                           **_recorded("received_at", cutoff))
+    return (Measurement.objects
+            .filter(prepatient__programme=programme, type_id__in=list(type_ids),
+                    taken_on__lte=as_of, **_recorded("received_at", cutoff))
+            .exclude(Exists(corrected)))
+
+
+def settled_prepatients(programme: Programme, as_of: date, cutoff: datetime | None) -> Any:
+    """The prepatients a run settles: enrolled on or before ``as_of``, recorded by the cutoff."""
+    recorded = Listing.objects.filter(prepatient=OuterRef("pk"),
+                                      **_recorded("created_at", cutoff))
+    return Prepatient.objects.filter(programme=programme, enrolled_on__isnull=False,
+                                     enrolled_on__lte=as_of).filter(Exists(recorded))
+
+
+def iter_prepatients(programme: Programme, as_of: date, cutoff: datetime | None,
+                     rules: Rules | None = None) -> Iterator[PrepatientIn]:
     """The prepatients of the input in id order, read as ordered streams and joined as
     they go: memory stays flat whatever the size of the programme."""
-    rules = programme_rules(programme)
-    prepatients = Prepatient.objects.filter(
-        programme=programme, enrolled_on__isnull=False, enrolled_on__lte=as_of,
-    ).order_by("id").values_list("id", "pseudonym", "enrolled_on").iterator(CHUNK)
+    rules = rules or settlement_rules(programme)
+    spellings = unit_spellings(rules.measures)
+    compared = baseline_sources(rules)
+    prepatients = (settled_prepatients(programme, as_of, cutoff).order_by("id")
+                   .values_list("id", "pseudonym", "enrolled_on").iterator(CHUNK))
     listings = _Cursor(Listing.objects.filter(
         prepatient__programme=programme, valid_from__lte=as_of,
+        **_recorded("created_at", cutoff),
     ).order_by("prepatient_id", "valid_from", "id").values_list(
         "prepatient_id", "provider_id", "valid_from").iterator(CHUNK))
     events = _Cursor(LifecycleEvent.objects.filter(
         prepatient__programme=programme, type__in=EVENT_TYPES, on__lte=as_of,
+        **_recorded("created_at", cutoff),
     ).order_by("prepatient_id", "on", "id").values_list(
         "prepatient_id", "type", "on", "reason").iterator(CHUNK))
-    samples = _Cursor(Measurement.objects.filter(
-        prepatient__programme=programme, type__code=rules.outcome_measure,
-        superseded_by__isnull=True, taken_on__lte=as_of,
-    ).order_by("prepatient_id", "taken_on", "id").values_list(
-        "prepatient_id", "id", "value", "type__canonical_unit", "taken_on",
+    samples = _Cursor(current_values(programme, as_of, cutoff, spellings)
+                      .order_by("prepatient_id", "taken_on", "id").values_list(
+        "prepatient_id", "id", "type_id", "reported_value", "reported_unit", "taken_on",
         "reporter_kind").iterator(CHUNK))
-    baselines = _Cursor((prepatient_id,) for prepatient_id in FollowUpDue.objects.filter(
+    baselines = _Cursor(FollowUpDue.objects.filter(
         prepatient__programme=programme, index=0, completed_at__isnull=False,
-    ).order_by("prepatient_id").values_list("prepatient_id", flat=True).iterator(CHUNK))
+        **_recorded("completed_at", cutoff),
+    ).order_by("prepatient_id").values_list(
+        "prepatient_id", "window_start", "window_end").iterator(CHUNK))
     for pk, pseudonym, enrolled_on in prepatients:
-        if enrolled_on is None:  # excluded by the query; keeps the type checker exact
-            continue
+        values = tuple(_sample(row, spellings) for row in samples.take(pk))
+        baseline_rows = baselines.take(pk)
+        baseline = None
+        if baseline_rows:
+            _pk, first, last = baseline_rows[0]
+            baseline = Baseline(enrolled_on, baseline_values(values, compared, first, last))
         yield PrepatientIn(
-            id=pseudonym, enrolled_on=enrolled_on, baseline=bool(baselines.take(pk)),
+            id=pseudonym, enrolled_on=enrolled_on, baseline=baseline,
             listings=tuple(ListingIn(provider_key(provider_id), valid_from)
                            for _pk, provider_id, valid_from in listings.take(pk)),
-            events=tuple(EventIn(on, EventType(kind),
-                                 (reason or "unspecified") if kind == EventType.EXCLUDED else "")
+            events=tuple(Event(on, kind, (reason or "unspecified") if kind == "excluded" else "")
                          for _pk, kind, on, reason in events.take(pk)),
-            measurements=tuple(SampleIn(
-                type=rules.outcome_measure, value=value.normalize(), unit=unit,
-                taken_on=taken_on, source=SOURCE[ReporterKind(kind)], reference=str(sample_pk))
-                for _pk, sample_pk, value, unit, taken_on, kind in samples.take(pk)),
+            measurements=values,
         )
 
 
-def _providers(programme: Programme, as_of: date) -> tuple[tuple[str, str], ...]:
-    return tuple((provider_key(pk), name) for pk, name in Provider.objects.filter(
-        pk__in=_provider_ids(programme, as_of)).order_by("id").values_list("id", "name"))
+def _sample(row: tuple[Any, ...], spellings: dict[int, tuple[str, dict[str, str]]]) -> Sample:
+    _pk, measurement_id, type_id, value, unit, taken_on, kind = row
+    code, units = spellings[type_id]
+    number = Decimal(value)
+    text = plain(number)
+    return Sample(code, Decimal(text), text, units.get(unit.strip().casefold(), unit), taken_on,
+                  SOURCE[ReporterKind(kind)], str(measurement_id))
+
+
+def settled_providers(programme: Programme, as_of: date,
+                      cutoff: datetime | None) -> tuple[ProviderIn, ...]:
+    """Every provider a prepatient of the run was listed with, with the day it first lost
+    its authorization (suspended or revoked) by the cutoff, if it has."""
+    listed = Listing.objects.filter(prepatient__programme=programme, valid_from__lte=as_of,
+                                    **_recorded("created_at", cutoff)).values("provider_id")
+    lost = dict(AuthorizationDecision.objects.filter(
+        provider_id__in=listed, to_status__in=LOST_AUTHORIZATION, **_recorded("at", cutoff),
+    ).values("provider_id").annotate(first=Min("at")).values_list("provider_id", "first"))
+    return tuple(
+        ProviderIn(provider_key(pk), name,
+                   timezone.localtime(lost[pk]).date() if pk in lost else None)
+        for pk, name in Provider.objects.filter(pk__in=listed).order_by("id")
+        .values_list("id", "name"))
 
 
 @contextmanager
-def _consistent_read() -> Iterator[None]:
+def consistent_read() -> Iterator[None]:
     """One snapshot for every stream of the export, planned for reading them whole.
 
     On PostgreSQL the streams are server-side cursors, which the planner would
@@ -158,32 +206,25 @@ def _consistent_read() -> Iterator[None]:
         yield
 
 
-def settlement_input(programme: Programme, as_of: date) -> SettlementInput:
+def settlement_input(programme: Programme, as_of: date, cutoff: datetime | None) -> SettlementInput:
     """The whole input in memory (the rule engine's argument)."""
-    with _consistent_read():
-        return SettlementInput(as_of=as_of, programme=programme_rules(programme),
-                               providers=_providers(programme, as_of),
-                               prepatients=tuple(iter_prepatients(programme, as_of)))
+    rules = settlement_rules(programme)
+    with consistent_read():
+        return SettlementInput(version=2, as_of=as_of, rules=rules,
+                               providers=settled_providers(programme, as_of, cutoff),
+                               prepatients=tuple(iter_prepatients(programme, as_of, cutoff,
+                                                                  rules)))
 
 
-def iter_input_json(programme: Programme, as_of: date) -> Iterator[str]:
-    """The auditor's file (``prevention-settlement-input/1``) as text pieces, one per
-    prepatient: the same document as ``input_document(settlement_input(…))``, written
-    without holding it in memory."""
-    with _consistent_read():
-        head = SettlementInput(as_of=as_of, programme=programme_rules(programme),
-                               providers=_providers(programme, as_of), prepatients=())
-        text = json.dumps(input_document(head), ensure_ascii=False)
-        empty = '"prepatients": []}'
-        assert text.endswith(empty)  # the prepatients come last
-        yield text[:-len(empty)] + '"prepatients": ['
-        separator = ""
-        for prepatient in iter_prepatients(programme, as_of):
-            yield separator + json.dumps(prepatient_document(prepatient), ensure_ascii=False)
-            separator = ", "
-        yield "]}"
+def iter_input_lines(programme: Programme, as_of: date, cutoff: datetime | None) -> Iterator[str]:
+    """The auditor's file (``prevention-settlement-input/2``) as text, one prepatient per
+    line, written without holding the document in memory."""
+    rules = settlement_rules(programme)
+    with consistent_read():
+        yield from input_lines(as_of, rules, settled_providers(programme, as_of, cutoff),
+                               iter_prepatients(programme, as_of, cutoff, rules))
 
 
-def write_input(programme: Programme, as_of: date, out: TextIO) -> None:
-    for piece in iter_input_json(programme, as_of):
+def write_input(programme: Programme, as_of: date, cutoff: datetime | None, out: TextIO) -> None:
+    for piece in iter_input_lines(programme, as_of, cutoff):
         out.write(piece)

@@ -37,7 +37,7 @@ provider's trend holds?", and sets the societal savings of those outcomes
    as outcome values are stored. Projected below the outcome target → an
    expected success. A pending prepatient with no laboratory value since
    enrollment is not expected to succeed.
-5. **Expected payout**: ``rules.settle_counts`` with expected successes =
+5. **Expected payout**: ``settle_counts`` with expected successes =
    decided + projected successes out of the same attributed ``N`` (floor,
    ceiling and minimum apply), summed over providers.
 6. **Expected societal savings** = expected successes × the model's savings per
@@ -72,17 +72,6 @@ from apps.measurements.selectors import MONTHS_PER_QUARTER, quarter_since_enroll
 from apps.programs.models import Programme
 from apps.registry.models import LifecycleEventType, Listing
 from apps.settlements.export import settlement_input
-from apps.settlements.interchange import recompute
-from apps.settlements.rules import (
-    TWO_PLACES,
-    Evaluation,
-    PrepatientIn,
-    ProgrammeRules,
-    ProviderSettlement,
-    Result,
-    settle_counts,
-    to_mmol_per_mol,
-)
 from apps.settlements.savings import (
     SPEC_PARAMETERS,
     Savings,
@@ -90,11 +79,41 @@ from apps.settlements.savings import (
     SavingsParameters,
     savings_per_success,
 )
+from prevention_engine.arithmetic import TWO_PLACES
+from prevention_engine.evaluation import value_in
+from prevention_engine.interchange import ProviderIn, recompute
+from prevention_engine.model import (
+    OPERATORS,
+    Evaluation,
+    PrepatientIn,
+    ProviderSettlement,
+    Result,
+    Rules,
+)
+from prevention_engine.settlement import settle_counts
 
 ONE_DECIMAL = Decimal("0.1")
 ZERO = Decimal("0")
 # A quarter's sum of values at national scale has more digits than one value's field.
 TOTAL: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_places=3)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The programme's first outcome criterion: what the charts and projections follow."""
+
+    measure: str
+    unit: str
+    op: str
+    threshold: Decimal
+
+    @classmethod
+    def of(cls, rules: Rules) -> Target:
+        first = rules.criteria[0]
+        return cls(first.measure, first.unit, first.op, first.threshold)
+
+    def met(self, value: Decimal) -> bool:
+        return OPERATORS[self.op](value, self.threshold)
 
 
 @dataclass(frozen=True)
@@ -173,13 +192,21 @@ class ProviderForecast:
 class Forecast:
     programme: str
     as_of: date
-    rules: ProgrammeRules
+    rules: Rules
     target_quarter: int
     savings: SavingsEstimate
     providers: tuple[ProviderForecast, ...]
     programme_quarters: tuple[QuarterMean, ...]  # pooled over every provider
     programme_change: Decimal | None
     projections: tuple[Projection, ...]
+
+    @property
+    def target(self) -> Target:
+        return Target.of(self.rules)
+
+    @property
+    def currency(self) -> str:
+        return self.rules.payment.currency
 
     def _sum(self, attribute: str) -> int:
         return sum(getattr(p, attribute) for p in self.providers)
@@ -314,26 +341,27 @@ def quarter_since(enrolled_on: date, taken_on: date) -> int:
     return months // MONTHS_PER_QUARTER
 
 
-def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: ProgrammeRules,
+def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: Rules,
             target_quarter: int) -> Projection:
     """The pending prepatient's value at the outcome point, from their latest lab value."""
+    target = Target.of(rules)
     latest = None
     for sample in prepatient.measurements:  # ordered by date, then database id
-        if (sample.type == rules.outcome_measure and sample.source == "lab"
+        if (sample.measure == target.measure and sample.source == "lab"
                 and sample.taken_on >= prepatient.enrolled_on):
             latest = sample
     if latest is None:
         return Projection(id=prepatient.id, provider=provider, latest_value=None,
                           latest_taken_on=None, quarter=None, quarters_remaining=0,
                           change=change, projected=None, expected_success=False)
-    value = to_mmol_per_mol(latest.value, latest.unit)
+    value = value_in(rules, latest, target.unit)
     quarter = quarter_since(prepatient.enrolled_on, latest.taken_on)
     remaining = max(0, target_quarter - quarter)
     projected = (value + change * remaining).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
     return Projection(id=prepatient.id, provider=provider, latest_value=value,
                       latest_taken_on=latest.taken_on, quarter=quarter,
                       quarters_remaining=remaining, change=change, projected=projected,
-                      expected_success=projected < rules.outcome_below)
+                      expected_success=target.met(projected))
 
 
 # --- The forecast -------------------------------------------------------------------------
@@ -343,18 +371,18 @@ def forecast_programme(programme: Programme, as_of: date | None = None,
                        parameters: SavingsParameters = SPEC_PARAMETERS) -> Forecast:
     """The forecast of a programme as of a date (default: today)."""
     as_of = as_of or clock.today()
-    data = settlement_input(programme, as_of)
+    data = settlement_input(programme, as_of, None)
     result = recompute(data)
     trend = quarterly_trend(programme, as_of)
     return assemble(
         data_prepatients=data.prepatients, evaluations=result.evaluations,
-        providers=data.providers, rules=data.programme, as_of=as_of, trend=trend,
+        providers=data.providers, rules=data.rules, as_of=as_of, trend=trend,
         savings=savings_per_success(parameters), programme=programme.code,
     )
 
 
 def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[Evaluation],
-             providers: Iterable[tuple[str, str]], rules: ProgrammeRules, as_of: date,
+             providers: Iterable[ProviderIn], rules: Rules, as_of: date,
              trend: Mapping[int, list[QuarterMean]], savings: SavingsEstimate,
              programme: str) -> Forecast:
     """Puts the rule engine's evaluations, the trend and the savings model together."""
@@ -362,7 +390,8 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
     programme_quarters = pooled(trend.values())
     programme_change = mean_quarterly_change(programme_quarters)
     changes: dict[str, tuple[Decimal, str]] = {}
-    for key, _name in providers:
+    providers = list(providers)
+    for key, _name, _ended in providers:
         own = mean_quarterly_change(trend.get(int(key[1:]), []))
         if own is not None:
             changes[key] = (own, "provider")
@@ -372,7 +401,8 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
             changes[key] = (ZERO, "none")
 
     by_id = {prepatient.id: prepatient for prepatient in data_prepatients}
-    counts: dict[str, dict[str, int]] = {key: defaultdict(int) for key, _name in providers}
+    counts: dict[str, dict[str, int]] = {key: defaultdict(int)
+                                         for key, _name, _ended in providers}
     projections = []
     for evaluation in evaluations:
         if evaluation.provider is None or evaluation.result == Result.EXCLUDED:
@@ -388,7 +418,7 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
 
     per_success = savings.per_success.total
     forecasts = []
-    for key, name in providers:
+    for key, name, _ended in providers:
         tally = counts[key]
         decided = tally[Result.SUCCESS.value]
         failures = tally[Result.FAILURE.value]
@@ -399,7 +429,7 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
         attributed = decided + failures + pending
         expected = settle_counts(key, successes=expected_successes,
                                  failures=attributed - expected_successes, pending=0,
-                                 rules=rules)
+                                 payment=rules.payment)
         change, source = changes[key]
         forecasts.append(ProviderForecast(
             key=key, provider_id=int(key[1:]), name=name, successes=decided,
@@ -477,7 +507,8 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
                    for provider in result.providers]
 
     charted = sorted(result.providers, key=lambda p: (-p.attributed, p.name))[:CHARTED_PROVIDERS]
-    target_label = _("Outcome target: below %(value)s") % {"value": rules.outcome_below}
+    target = result.target
+    target_label = _("Outcome target: below %(value)s") % {"value": target.threshold}
     trend_spec = ChartSpec(
         kind="line", labels=labels,
         datasets=[
@@ -485,23 +516,24 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
                     PROGRAMME_COLOUR),
             *[dataset(provider.name, [_float(v) for v in series(provider.quarters)], colour)
               for provider, colour in zip(charted, PROVIDER_COLOURS, strict=False)],
-            dataset(target_label, [_float(rules.outcome_below)] * len(quarters), TARGET_COLOUR,
+            dataset(target_label, [_float(target.threshold)] * len(quarters), TARGET_COLOUR,
                     dashed=True),
         ],
-        value_title=f"{measure_name or rules.outcome_measure} ({rules.outcome_unit})",
-        bounds={"suggestedMin": float(rules.outcome_below) - 3,
-                "suggestedMax": float(rules.outcome_below) + 6},
+        value_title=f"{measure_name or target.measure} ({target.unit})",
+        bounds={"suggestedMin": float(target.threshold) - 3,
+                "suggestedMax": float(target.threshold) + 6},
     )
 
     payout_spec = ChartSpec(
         kind="bar", labels=[provider.name for provider in result.providers],
         datasets=[
-            dataset(_("Expected payment (%(currency)s)") % {"currency": rules.currency},
+            dataset(_("Expected payment (%(currency)s)") % {"currency": rules.payment.currency},
                     [_float(p.expected_amount) for p in result.providers], PAYMENT_COLOUR),
-            dataset(_("Expected societal savings (%(currency)s)") % {"currency": rules.currency},
+            dataset(_("Expected societal savings (%(currency)s)")
+                    % {"currency": rules.payment.currency},
                     [_float(p.expected_savings) for p in result.providers], SAVINGS_COLOUR),
         ],
-        value_title=rules.currency, horizontal=True, bounds={"min": 0},
+        value_title=rules.payment.currency, horizontal=True, bounds={"min": 0},
     )
 
     per_success = result.savings.per_success
@@ -530,14 +562,14 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
               for index, (years, colour) in enumerate(zip(sorted(REPORT_DELAY),
                                                           REFERENCE_COLOURS, strict=True))],
             dataset(_("Payment per successful prepatient"),
-                    [_float(rules.payment_per_success)] * len(component_rows), "#b03a2e",
+                    [_float(rules.payment.per_success)] * len(component_rows), "#b03a2e",
                     kind="line", dashed=True),
         ],
         value_title=result.savings.parameters.currency, bounds={"min": 0},
     )
     return {
         "forecast": result,
-        "measure_name": measure_name or rules.outcome_measure,
+        "measure_name": measure_name or target.measure,
         "quarter_labels": labels,
         "trend_rows": trend_rows,
         "charted_providers": len(charted),
@@ -557,7 +589,7 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
         "avoided_cases": result.savings.avoided_cases.quantize(Decimal("0.0001"),
                                                                rounding=ROUND_HALF_UP),
         "by_horizon": savings_by_horizon(HORIZONS, result.savings.parameters),
-        "payment_ratio": ratio(per_success.total, rules.payment_per_success),
+        "payment_ratio": ratio(per_success.total, rules.payment.per_success),
     }
 
 

@@ -1,12 +1,17 @@
-"""Settlement runs and their lines.
+"""Settlement runs, their lines and the payments their approval makes.
 
 A run is prepared by one caseworker, computed by a Celery task, and approved
 by another. Once approved, the run and its lines cannot change: database
-triggers refuse UPDATE and DELETE (see migration 0002). Corrections are new
-adjustment runs linked to the run they correct.
+triggers refuse UPDATE and DELETE (see migrations 0002 and 0004). Approving a
+final run pays each provider that is final and not yet paid, once: a
+``ProviderPayment`` row, at most one final payment per provider and programme
+(a partial unique index). Corrections are adjustment runs whose approval pays
+only the difference, each adjustment payment linked to the payment it corrects.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -16,7 +21,6 @@ from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
-from apps.measurements.models import Measurement
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient
@@ -59,6 +63,15 @@ class SettlementRun(models.Model):
     total_amount = models.DecimalField(_("total amount"), max_digits=15, decimal_places=2,
                                        null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    format_version = models.PositiveSmallIntegerField(
+        _("settlement format version"), default=2,
+        help_text=_("The version of the settlement rules the run was computed with."))
+    attempts = models.PositiveSmallIntegerField(_("computation attempts"), default=0)
+    started_at = models.DateTimeField(_("computation started"), null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        _("handed to the workers"), null=True, blank=True,
+        help_text=_("Empty while the message broker could not be reached; the run is then "
+                    "queued again by the periodic check."))
 
     class Meta:
         verbose_name = _("settlement run")
@@ -88,6 +101,12 @@ class SettlementRun(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.programme.code}-{self.as_of:%Y%m%d}-{self.pk}"
+
+    @property
+    def data_cutoff(self) -> datetime:
+        """The run settles the data recorded by the moment it was prepared, so computing
+        it again (after a crash, or years later for an auditor) gives the same lines."""
+        return self.prepared_at
 
 
 class ProviderLine(models.Model):
@@ -127,13 +146,14 @@ class PrepatientLine(models.Model):
     result = models.CharField(_("result"), max_length=10)
     reason = models.CharField(_("reason"), max_length=64)
     end_date = models.DateField(_("end date"))
-    deciding_measurement = models.ForeignKey(Measurement, verbose_name=_("deciding sample"),
-                                             null=True, blank=True, on_delete=models.PROTECT,
-                                             related_name="+")
-    deciding_taken_on = models.DateField(_("sample taken"), null=True, blank=True)
-    deciding_value = models.DecimalField(_("sample value"), max_digits=10, decimal_places=3,
-                                         null=True, blank=True)
-    deciding_unit = models.CharField(_("sample unit"), max_length=16, blank=True)
+    decided_on = models.DateField(
+        _("decided on"), null=True, blank=True,
+        help_text=_("The day of the event that decided (death, dropping out, withdrawal, "
+                    "exclusion)."))
+    evidence = models.JSONField(
+        _("evidence"), default=list, blank=True,
+        help_text=_("Each outcome criterion (or the disqualifier that held) with the samples "
+                    "it used, as in the auditor's result file."))
 
     class Meta:
         verbose_name = _("prepatient line")
@@ -145,6 +165,67 @@ class PrepatientLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym}: {self.result} ({self.reason})"
+
+
+# --- Payments -------------------------------------------------------------------------
+
+
+class PaymentKind(models.TextChoices):
+    FINAL = "final", _("Final settlement")
+    ADJUSTMENT = "adjustment", _("Adjustment (the difference)")
+
+
+class ProviderPayment(models.Model):
+    """What the approval of a run pays one provider. Append-only and immutable.
+
+    A final payment settles a provider whose attributed prepatients have all been
+    evaluated; there is at most one per provider and programme (a partial unique
+    index), so every outcome is paid once. An adjustment pays the difference
+    between its run's figure and what the provider has been paid so far, and
+    corrects the provider's latest payment (each payment is corrected at most once).
+    """
+
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"),
+                                  on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT,
+                                 related_name="settlement_payments")
+    run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
+                            related_name="payments")
+    line = models.OneToOneField(ProviderLine, verbose_name=_("provider line"),
+                                on_delete=models.PROTECT, related_name="payment")
+    kind = models.CharField(_("kind"), max_length=12, choices=PaymentKind.choices)
+    amount = models.DecimalField(_("amount paid"), max_digits=15, decimal_places=2,
+                                 help_text=_("An adjustment's difference may be negative "
+                                             "(money to be paid back)."))
+    settled_amount = models.DecimalField(_("settled amount"), max_digits=15, decimal_places=2,
+                                         help_text=_("The provider's whole settlement after "
+                                                     "this payment."))
+    corrects = models.OneToOneField("self", verbose_name=_("corrects payment"), null=True,
+                                    blank=True, on_delete=models.PROTECT,
+                                    related_name="corrected_by")
+    approved_at = models.DateTimeField(_("approved"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("provider payment")
+        verbose_name_plural = _("provider payments")
+        ordering = ("programme", "provider", "approved_at", "pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "provider"], condition=Q(kind="final"),
+                name="payment_one_final_per_provider",
+                violation_error_message=_("This provider's outcomes have already been settled "
+                                          "by an approved final run.")),
+            models.CheckConstraint(
+                condition=Q(kind="final", corrects__isnull=True, amount__gte=0,
+                            amount=models.F("settled_amount"))
+                | Q(kind="adjustment", corrects__isnull=False),
+                name="payment_kind_consistent"),
+            models.CheckConstraint(condition=Q(settled_amount__gte=0),
+                                   name="payment_settled_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.provider} {self.amount}"
 
 
 # --- Disputes ------------------------------------------------------------------------

@@ -1,16 +1,24 @@
-"""Settlement runs: prepare, compute (a Celery task), approve with four eyes."""
+"""Settlement runs: prepare, compute (a Celery task), approve with four eyes, pay once.
+
+A run is computed by the rule engine's rules: on PostgreSQL as SQL generated
+from the programme's rules (``apps.settlements.dbpath``), elsewhere by the
+engine itself on the exported input; both give the same lines. Approval pays
+each provider at most once (``ProviderPayment``); a run whose computation died
+is found by ``settlement_runs_recover`` and computed again.
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-from datetime import date
+import logging
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -20,19 +28,31 @@ from apps.core.events import publish_to_provider
 from apps.core.models import OrganisationEventKind
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
-from apps.settlements import rules
-from apps.settlements.export import programme_rules, provider_key, settlement_input
-from apps.settlements.interchange import recompute
+from apps.settlements.export import settlement_input
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
     Dispute,
     DisputeStatus,
+    PaymentKind,
     PrepatientLine,
     ProviderLine,
+    ProviderPayment,
     RunKind,
     RunStatus,
     SettlementRun,
 )
+from apps.settlements.rules import provider_id, provider_key, settlement_rules
+from prevention_engine.interchange import evidence_document, recompute
+from prevention_engine.settlement import settle_counts
+
+logger = logging.getLogger(__name__)
+
+# A run still queued this long after it was handed to the broker is handed again.
+QUEUED_PATIENCE = timedelta(minutes=10)
+# A computing run whose worker holds no lock on it any more, started this long ago,
+# has lost its worker (PostgreSQL: the row lock tells; elsewhere only the time).
+STALLED_AFTER = timedelta(minutes=1)
+STALLED_AFTER_WITHOUT_LOCKS = timedelta(minutes=30)
 
 
 class FourEyesRequired(PermissionDenied):
@@ -45,6 +65,14 @@ class RunNotApprovable(Conflict):
     code = "run_not_approvable"
 
 
+class OutsidePaymentPeriod(RunNotApprovable):
+    code = "outside_payment_period"
+
+
+class NothingToSettle(RunNotApprovable):
+    code = "nothing_to_settle"
+
+
 class BudgetExceeded(Conflict):
     code = "budget_exceeded"
 
@@ -53,93 +81,143 @@ class OpenDisputes(Conflict):
     code = "open_disputes"
 
 
+class RunBusy(Conflict):
+    """Another worker is computing the run right now."""
+
+    code = "run_busy"
+
+
+class RunNotRestartable(Conflict):
+    code = "run_not_restartable"
+
+
+# --- Preparing and queueing -------------------------------------------------------------
+
+
 def settlement_prepare(*, programme: Programme, as_of: date, kind: RunKind | str,
                        prepared_by: Any, corrects: SettlementRun | None = None,
                        note: str = "") -> SettlementRun:
-    """Creates a run and queues its computation after commit."""
-    from apps.settlements.tasks import compute_run
+    """Creates a run and queues its computation after commit.
 
-    if kind == RunKind.ADJUSTMENT and (corrects is None or corrects.status != RunStatus.APPROVED):
-        raise InvalidInput(fields={"corrects": _("An adjustment corrects an approved run.")})
+    The run settles the data recorded up to this moment (its data cutoff). If the
+    message broker cannot be reached the run is still created, queued, and handed
+    to the workers by ``settlement_runs_recover`` once the broker answers again.
+    """
+    if kind == RunKind.ADJUSTMENT and (corrects is None or corrects.status != RunStatus.APPROVED
+                                       or corrects.kind == RunKind.PROVISIONAL):
+        raise InvalidInput(fields={"corrects": _("An adjustment corrects an approved final "
+                                                 "or adjustment run.")})
+    if corrects is not None and corrects.programme_id != programme.pk:
+        raise InvalidInput(fields={"corrects": _("The corrected run is of another programme.")})
     if kind != RunKind.ADJUSTMENT and corrects is not None:
         raise InvalidInput(fields={"corrects": _("Only an adjustment corrects a run.")})
     if as_of > clock.today():
         raise InvalidInput(fields={"as_of": _("The date is in the future.")})
+    settlement_rules(programme)  # refuses a programme whose rules cannot be settled
     with transaction.atomic():
         run = SettlementRun.objects.create(
             programme=programme, kind=kind, as_of=as_of, corrects=corrects,
             prepared_by=prepared_by, prepared_at=clock.now(), note=note,
         )
-        transaction.on_commit(lambda: compute_run.delay(run.pk))
+        transaction.on_commit(lambda: settlement_enqueue(run_id=run.pk))
     return run
 
 
-def _set_progress(run: SettlementRun, progress: int, **fields: Any) -> None:
-    SettlementRun.objects.filter(pk=run.pk).update(progress=progress, **fields)
+def settlement_enqueue(*, run_id: int) -> bool:
+    """Hands a run to the workers; False (and the run stays queued) when the broker
+    cannot be reached. Never raises: a caseworker's request must not fail for it."""
+    from apps.settlements.tasks import compute_run
+
+    try:
+        compute_run.apply_async((run_id,), retry=True, retry_policy={
+            "max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1})
+    except Exception:  # the broker is down or refuses: the periodic check retries
+        logger.warning("Settlement run %s could not be handed to the workers; it stays "
+                       "queued and is retried by the periodic check", run_id, exc_info=True)
+        return False
+    SettlementRun.objects.filter(pk=run_id, status__in=(RunStatus.QUEUED, RunStatus.COMPUTING)
+                                 ).update(enqueued_at=clock.now())
+    return True
+
+
+# --- Computing ------------------------------------------------------------------------------
+
+
+def _claimed(run_id: int) -> bool:
+    """Marks the run computing for a new attempt unless another worker holds it."""
+    with transaction.atomic():
+        free = (SettlementRun.objects.select_for_update(skip_locked=True)
+                .filter(pk=run_id).values_list("status", flat=True).first())
+        if free is None:
+            if SettlementRun.objects.filter(pk=run_id).exists():
+                raise RunBusy(_("Another worker is computing this run."))
+            raise NotFound(_("No such settlement run."))
+        if free not in (RunStatus.QUEUED, RunStatus.COMPUTING):
+            return False
+        SettlementRun.objects.filter(pk=run_id).update(
+            status=RunStatus.COMPUTING, progress=5, error="", started_at=clock.now(),
+            attempts=F("attempts") + 1)
+    return True
 
 
 def settlement_compute(*, run_id: int) -> SettlementRun:
-    """Computes (or recomputes after a crash) a run's lines; idempotent.
+    """Computes a queued run (or one whose computation died); idempotent.
 
-    The lines are replaced in one transaction, so a crash leaves either the
-    old lines or the new, and a second run of the task gives the same lines.
+    A computed, approved or failed run is left as it is (``settlement_compute_again``
+    queues a failed or stalled one). The lines are replaced in one transaction that
+    holds the run's row lock throughout, so a crash leaves no half-written lines, a
+    second worker never computes the same run at once, and because the run reads
+    only data recorded by its cutoff every attempt gives the same lines.
     """
-    run = SettlementRun.objects.select_related("programme").get(pk=run_id)
-    if run.status == RunStatus.APPROVED:
-        return run
-    if run.status == RunStatus.COMPUTED and Dispute.objects.filter(run=run).exists():
-        # Disputes point at these lines: the run stays as the providers saw it, and a
-        # correction is a new run (see docs/decisions.md, disputes).
-        return run
-    _set_progress(run, 5, status=RunStatus.COMPUTING, error="")
+    if not _claimed(run_id):
+        return SettlementRun.objects.get(pk=run_id)
     try:
         with transaction.atomic():
-            SettlementRun.objects.select_for_update().get(pk=run.pk)
+            run = (SettlementRun.objects.select_for_update(of=("self",))
+                   .select_related("programme").get(pk=run_id))
+            if run.status != RunStatus.COMPUTING:
+                return run
             PrepatientLine.objects.filter(run=run).delete()
             ProviderLine.objects.filter(run=run).delete()
             method = _evaluate(run)
-            _set_progress(run, 70)
+            SettlementRun.objects.filter(pk=run.pk).update(progress=70)
             total = _settle_providers(run)
             SettlementRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.COMPUTED, progress=100, computed_at=clock.now(),
-                method=method, total_amount=total)
+                method=method, total_amount=total, format_version=2)
     except Exception as error:
-        SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED,
-                                                       error=f"{type(error).__name__}: {error}")
+        SettlementRun.objects.filter(pk=run_id, status=RunStatus.COMPUTING).update(
+            status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
         raise
-    run.refresh_from_db()
-    return run
+    return SettlementRun.objects.get(pk=run_id)
 
 
 def _evaluate(run: SettlementRun) -> str:
     if connection.vendor == "postgresql":
         from apps.settlements.dbpath import evaluate_in_sql
 
-        evaluate_in_sql(run_id=run.pk, programme=run.programme, as_of=run.as_of)
+        evaluate_in_sql(run=run)
         return "sql"
-    # SQLite (a first run on a laptop): the same rules through the exported input.
-    data = settlement_input(run.programme, run.as_of)
+    # SQLite (a first run on a laptop): the rule engine on the exported input.
+    data = settlement_input(run.programme, run.as_of, run.data_cutoff)
     result = recompute(data)
     ids = dict(run.programme.prepatients.filter(enrolled_on__isnull=False)
                .values_list("pseudonym", "id"))
     PrepatientLine.objects.bulk_create([
         PrepatientLine(
             run=run, prepatient_id=ids[e.id], pseudonym=e.id,
-            provider_id=int(e.provider[1:]) if e.provider else None,
+            provider_id=provider_id(e.provider) if e.provider else None,
             result=e.result.value, reason=e.reason, end_date=e.end_date or run.as_of,
-            deciding_measurement_id=(int(e.deciding_sample.reference)
-                                     if e.deciding_sample else None),
-            deciding_taken_on=e.deciding_sample.taken_on if e.deciding_sample else None,
-            deciding_value=e.deciding_sample.value if e.deciding_sample else None,
-            deciding_unit=e.deciding_sample.unit if e.deciding_sample else "",
+            decided_on=e.event.on if e.event else None,
+            evidence=[evidence_document(item) for item in e.evidence],
         ) for e in result.evaluations
     ], batch_size=5000)
-    return "rules"
+    return "engine"
 
 
 def _settle_providers(run: SettlementRun) -> Decimal:
     """One line per provider from the prepatient lines (aggregated in SQL)."""
-    programme_rule = programme_rules(run.programme)
+    payment = settlement_rules(run.programme).payment
     counts = {row["provider_id"]: row for row in PrepatientLine.objects.filter(
         run=run, provider__isnull=False).values("provider_id").annotate(
             successes=Count("id", filter=Q(result="success")),
@@ -147,16 +225,16 @@ def _settle_providers(run: SettlementRun) -> Decimal:
             pending=Count("id", filter=Q(result="pending")),
         )}
     listed = set(Provider.objects.filter(
-        listings__prepatient__programme=run.programme,
-        listings__valid_from__lte=run.as_of).values_list("id", flat=True).distinct())
+        listings__prepatient__programme=run.programme, listings__valid_from__lte=run.as_of,
+        listings__created_at__lte=run.data_cutoff).values_list("id", flat=True).distinct())
     lines = []
-    for provider_id in sorted(listed | set(counts)):
-        row = counts.get(provider_id, {"successes": 0, "failures": 0, "pending": 0})
-        settled = rules.settle_counts(provider_key(provider_id), successes=row["successes"],
-                                      failures=row["failures"], pending=row["pending"],
-                                      rules=programme_rule)
+    for pk in sorted(listed | set(counts)):
+        row = counts.get(pk, {"successes": 0, "failures": 0, "pending": 0})
+        settled = settle_counts(provider_key(pk), successes=row["successes"],
+                                failures=row["failures"], pending=row["pending"],
+                                payment=payment)
         lines.append(ProviderLine(
-            run=run, provider_id=provider_id, attributed=settled.attributed,
+            run=run, provider_id=pk, attributed=settled.attributed,
             successes=settled.successes, failures=settled.failures, pending=settled.pending,
             final=settled.final, eligible=settled.eligible, paid_count=settled.paid_count,
             amount=settled.amount))
@@ -164,13 +242,62 @@ def _settle_providers(run: SettlementRun) -> Decimal:
     return sum((line.amount for line in lines), Decimal("0.00"))
 
 
+# --- Runs that must not get lost ------------------------------------------------------------
+
+
+def run_is_stalled(run: SettlementRun) -> bool:
+    """Queued but never handed to the workers (or long ago), or computing with no live
+    worker: the run needs computing again."""
+    now = clock.now()
+    if run.status == RunStatus.QUEUED:
+        return run.enqueued_at is None or run.enqueued_at < now - QUEUED_PATIENCE
+    if run.status != RunStatus.COMPUTING:
+        return False
+    started = run.started_at or run.prepared_at
+    if connection.vendor != "postgresql":
+        return started < now - STALLED_AFTER_WITHOUT_LOCKS
+    if started >= now - STALLED_AFTER:
+        return False
+    with transaction.atomic():
+        return (SettlementRun.objects.select_for_update(skip_locked=True)
+                .filter(pk=run.pk, status=RunStatus.COMPUTING).exists())
+
+
+def settlement_runs_recover() -> list[int]:
+    """The periodic check (Celery beat): hands every stalled run to the workers again.
+    Returns the runs handed on."""
+    handed = []
+    waiting = SettlementRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.COMPUTING))
+    for run in waiting.order_by("pk"):
+        if not run_is_stalled(run):
+            continue
+        if run.status == RunStatus.COMPUTING:
+            SettlementRun.objects.filter(pk=run.pk, status=RunStatus.COMPUTING).update(
+                status=RunStatus.QUEUED, progress=0)
+        if settlement_enqueue(run_id=run.pk):
+            handed.append(run.pk)
+    return handed
+
+
+def settlement_compute_again(*, run: SettlementRun) -> SettlementRun:
+    """A caseworker's "compute again" for a failed or stalled run."""
+    run = SettlementRun.objects.get(pk=run.pk)
+    if run.status != RunStatus.FAILED and not run_is_stalled(run):
+        raise RunNotRestartable(_("Only a failed or stalled run is computed again; this one "
+                                  "is %(status)s.") % {"status": run.get_status_display()})
+    SettlementRun.objects.filter(pk=run.pk, status=run.status).update(
+        status=RunStatus.QUEUED, progress=0, error="", enqueued_at=None)
+    settlement_enqueue(run_id=run.pk)
+    return SettlementRun.objects.get(pk=run.pk)
+
+
+# --- Approval and payment -------------------------------------------------------------------
+
+
 def committed_amount(programme: Programme) -> Decimal:
-    """What approved final and adjustment runs commit (an adjustment replaces its run)."""
-    approved = SettlementRun.objects.filter(programme=programme, status=RunStatus.APPROVED,
-                                            kind__in=[RunKind.FINAL, RunKind.ADJUSTMENT])
-    replaced = set(approved.filter(kind=RunKind.ADJUSTMENT).values_list("corrects_id",
-                                                                         flat=True))
-    total = approved.exclude(pk__in=replaced).aggregate(total=Sum("total_amount"))["total"]
+    """What approved runs have paid or owe: every final payment and adjustment."""
+    total = ProviderPayment.objects.filter(programme=programme).aggregate(
+        total=Sum("amount"))["total"]
     return total or Decimal("0.00")
 
 
@@ -193,11 +320,42 @@ def budget_overview(programme: Programme) -> dict[str, Decimal]:
     }
 
 
+def planned_payments(run: SettlementRun) -> list[ProviderPayment]:
+    """What approving ``run`` would pay, unsaved.
+
+    A final run pays each provider whose line is final (every attributed prepatient
+    evaluated) and that has no final payment yet; the others stay provisional. An
+    adjustment pays each already settled provider the difference between its line
+    and what it has been paid, correcting its latest payment.
+    """
+    paid: dict[int, list[ProviderPayment]] = {}
+    for payment in (ProviderPayment.objects.filter(programme_id=run.programme_id)
+                    .order_by("approved_at", "pk")):
+        paid.setdefault(payment.provider_id, []).append(payment)
+    planned = []
+    for line in run.provider_lines.filter(final=True).order_by("provider_id"):
+        history = paid.get(line.provider_id)
+        if run.kind == RunKind.FINAL and not history:
+            planned.append(ProviderPayment(
+                programme_id=run.programme_id, provider_id=line.provider_id, run=run,
+                line=line, kind=PaymentKind.FINAL, amount=line.amount,
+                settled_amount=line.amount))
+        elif run.kind == RunKind.ADJUSTMENT and history:
+            latest = history[-1]
+            planned.append(ProviderPayment(
+                programme_id=run.programme_id, provider_id=line.provider_id, run=run,
+                line=line, kind=PaymentKind.ADJUSTMENT,
+                amount=line.amount - latest.settled_amount, settled_amount=line.amount,
+                corrects=latest))
+    return planned
+
+
 @transaction.atomic
 def settlement_approve(*, run: SettlementRun, approver: Any,
                        accept_budget_overrun: bool = False,
                        accept_open_disputes: bool = False) -> SettlementRun:
-    """The second pair of eyes: never the person who prepared the run."""
+    """The second pair of eyes: never the person who prepared the run. Pays what
+    ``planned_payments`` says, once."""
     run = SettlementRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
     if not getattr(approver, "is_authenticated", False) or approver.pk == run.prepared_by_id:
         raise FourEyesRequired()
@@ -205,9 +363,23 @@ def settlement_approve(*, run: SettlementRun, approver: Any,
         raise RunNotApprovable(_("Only a computed run awaiting approval can be approved."))
     if run.kind == RunKind.PROVISIONAL:
         raise RunNotApprovable(_("A provisional run is a forecast and is not approved."))
-    if run.kind == RunKind.FINAL and run.provider_lines.filter(final=False).exists():
-        raise RunNotApprovable(_("Some providers still have prepatients awaiting evaluation; "
-                                 "a final run needs every attributed prepatient evaluated."))
+    programme = Programme.objects.select_for_update().get(pk=run.programme_id)
+    today = clock.today()
+    if not programme.payments_from <= today <= programme.payments_until:
+        raise OutsidePaymentPeriod(
+            _("Payments of %(programme)s are approved from %(start)s to %(end)s; today is "
+              "%(today)s.") % {"programme": programme.name,
+                               "start": programme.payments_from.isoformat(),
+                               "end": programme.payments_until.isoformat(),
+                               "today": today.isoformat()})
+    payments = planned_payments(run)
+    if not payments:
+        raise NothingToSettle(
+            _("No provider in this run is final and not yet paid: every one either still "
+              "has prepatients awaiting evaluation or has been settled by an approved "
+              "final run (a correction is an adjustment run).") if run.kind == RunKind.FINAL
+            else _("No provider of this adjustment has been settled yet: a provider is "
+                   "first settled by a final run."))
     open_disputes = Dispute.objects.filter(run=run, status=DisputeStatus.OPEN).count()
     if open_disputes and not accept_open_disputes:
         # A provider's open dispute should be decided before the money is committed;
@@ -218,30 +390,40 @@ def settlement_approve(*, run: SettlementRun, approver: Any,
             "%(count)d disputes of this run are still open. Decide them first, or confirm "
             "that the run is approved with them open.", open_disputes)
             % {"count": open_disputes})
-    after = committed_amount(run.programme) + (run.total_amount or Decimal("0"))
-    if run.corrects is not None:
-        after -= run.corrects.total_amount or Decimal("0")
-    if after > run.programme.budget_authorization and not accept_budget_overrun:
+    after = committed_amount(programme) + sum((p.amount for p in payments), Decimal("0"))
+    if after > programme.budget_authorization and not accept_budget_overrun:
         raise BudgetExceeded(_("Approving would commit %(after)s, above the budget "
                                "authorization of %(budget)s.")
-                             % {"after": after, "budget": run.programme.budget_authorization})
+                             % {"after": after, "budget": programme.budget_authorization})
     run.status = RunStatus.APPROVED
     run.approved_by = approver
     run.approved_at = clock.now()
     run.save(update_fields=["status", "approved_by", "approved_at"])
+    try:
+        with transaction.atomic():
+            for payment in payments:
+                payment.approved_at = run.approved_at
+            ProviderPayment.objects.bulk_create(payments)
+    except IntegrityError as error:  # another approval paid one of these providers first
+        raise RunNotApprovable(_("A provider of this run has just been settled by another "
+                                 "approval; prepare the run again.")) from error
     return run
 
 
 def payout_csv(run: SettlementRun) -> str:
-    """The finance system's file: one row per provider with an amount, and a checksum."""
+    """The finance system's file: one row per payment of the run, and a checksum."""
     if run.status != RunStatus.APPROVED:
         raise RunNotApprovable(_("Only approved runs are paid out."))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["provider", "organisation_number", "amount", "currency", "run_reference"])
-    for line in run.provider_lines.select_related("provider").order_by("provider_id"):
-        writer.writerow([line.provider.name, line.provider.organisation_number,
-                         f"{line.amount:.2f}", run.programme.currency, run.reference])
+    writer.writerow(["provider", "organisation_number", "kind", "amount", "currency",
+                     "run_reference", "corrects_run_reference"])
+    for payment in (run.payments.select_related("provider", "corrects__run__programme")
+                    .order_by("provider_id")):
+        writer.writerow([payment.provider.name, payment.provider.organisation_number,
+                         payment.kind, f"{payment.amount:.2f}", run.programme.currency,
+                         run.reference,
+                         payment.corrects.run.reference if payment.corrects else ""])
     body = buffer.getvalue()
     checksum = hashlib.sha256(body.encode()).hexdigest()
     return f"{body}# sha256 {checksum}\n"

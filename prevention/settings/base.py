@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.consent",
     "apps.measurements",
     "apps.settlements",
+    "apps.auditor",
     "apps.site",
     "apps.demo",
 ]
@@ -207,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
                                "schedule": crontab(hour=2, minute=0)},
     "forget old form tokens": {"task": "site.purge_form_submissions",
                                "schedule": crontab(hour=3, minute=15)},
+    # Settlement runs whose worker died, or that were prepared while the broker was
+    # down, are handed to the workers again.
+    "recover settlement runs": {"task": "settlements.recover_runs",
+                                "schedule": crontab()},
 }
 
 REST_FRAMEWORK = {

@@ -29,7 +29,8 @@ def test_a_provider_sees_its_own_figures_and_why_for_each_line(personas, run) ->
     lines = client.get(f"/api/v1/settlements/{computed.pk}/lines/").json()["results"]
     assert lines == [{"prepatient": prepatient.pseudonym, "result": "pending",
                       "reason": "not_yet_due", "end_date": "2028-08-03",
-                      "deciding_sample": None}]
+                      "decided_on": None, "evidence": [],
+                      "explanation": "Not yet evaluated: the outcome window ends on 2028-09-02"}]
     assert AccessLogEntry.objects.filter(what="api settlement lines",
                                          subject_id=str(prepatient.pk)).count() == 1
 

@@ -145,7 +145,8 @@ def test_active_prepatients_complete_at_the_end_of_their_period(enrolled) -> Non
 def test_the_beat_schedule_runs_the_daily_tasks(settings) -> None:
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks == {"measurements.send_reminders", "measurements.exclude_missed_followups",
-                     "measurements.complete_ended_periods", "site.purge_form_submissions"}
+                     "measurements.complete_ended_periods", "site.purge_form_submissions",
+                     "settlements.recover_runs"}
     assert enrolled_window_days() == 30
 
 

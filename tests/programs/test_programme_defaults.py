@@ -31,6 +31,12 @@ def test_the_migration_creates_the_prediabetes_programme_with_every_spec_number(
     assert p.seek_care_hba1c == Decimal("48")
     assert p.programme_months == 24
     assert p.followup_interval_months == 3
+    assert p.outcome_criteria == [{
+        "measure": "hba1c", "unit": "mmol/mol", "sources": ["lab"], "aggregate": "closest",
+        "compare": "value", "op": "lt", "threshold": "42"}]
+    assert p.outcome_disqualifiers == [{
+        "measure": "hba1c", "unit": "mmol/mol", "sources": ["lab"], "op": "ge",
+        "threshold": "48", "reason": "developed_diabetes"}]
     assert (p.outcome_measure, p.outcome_below, p.outcome_unit) == (
         "hba1c", Decimal("42"), "mmol/mol")
     assert p.outcome_window_days == 30

@@ -15,9 +15,9 @@ from apps.core import clock
 from apps.demo.simulation import simulate_programme
 from apps.programs.models import Programme
 from apps.settlements.export import settlement_input
-from apps.settlements.interchange import input_document, recompute
 from apps.settlements.models import PrepatientLine, ProviderLine, RunKind, RunStatus
 from apps.settlements.services import settlement_compute, settlement_prepare
+from prevention_engine.interchange import evidence_document, input_document, recompute
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +34,8 @@ def generated(programme: Programme) -> Programme:
 
 
 def _lines(run) -> dict[str, tuple]:
-    return {line.pseudonym: (line.provider_id, line.result, line.reason,
-                             line.deciding_taken_on,
-                             None if line.deciding_value is None else line.deciding_value)
+    return {line.pseudonym: (line.provider_id, line.result, line.reason, line.decided_on,
+                             line.evidence)
             for line in PrepatientLine.objects.filter(run=run)}
 
 
@@ -48,16 +47,15 @@ def test_the_database_path_gives_the_rule_engines_result_for_every_prepatient(
                                  prepared_by=UserFactory())
     run.refresh_from_db()
     assert run.status == RunStatus.COMPUTED, run.error
-    expected = recompute(settlement_input(generated, AS_OF))
+    expected = recompute(settlement_input(generated, AS_OF, run.data_cutoff))
     lines = _lines(run)
     assert len(lines) == len(expected.evaluations) > 0
     for evaluation in expected.evaluations:
-        sample = evaluation.deciding_sample
         assert lines[evaluation.id] == (
             int(evaluation.provider[1:]) if evaluation.provider else None,
             evaluation.result.value, evaluation.reason,
-            sample.taken_on if sample else None,
-            sample.value if sample else None,
+            evaluation.event.on if evaluation.event else None,
+            [evidence_document(item) for item in evaluation.evidence],
         ), evaluation.id
     results = {line[1] for line in lines.values()}
     assert {"success", "failure", "excluded"} <= results
@@ -79,7 +77,7 @@ def test_export_then_recompute_gives_the_database_figures(generated: Programme,
     call_command("settlement_export", "--run", str(run.pk), "--out", str(path))
     document = json.loads(path.read_text("utf-8"))
     # The streamed file is the document the rule engine reads, with pseudonymous IDs only.
-    assert document == input_document(settlement_input(generated, AS_OF))
+    assert document == input_document(settlement_input(generated, AS_OF, run.data_cutoff))
     assert all(p["id"].startswith("pp-") for p in document["prepatients"])
     out = io.StringIO()
     call_command("settlement_recompute", str(path), stdout=out)

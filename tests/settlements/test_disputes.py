@@ -67,7 +67,9 @@ def key(provider: Provider) -> ApiCredential:
 @pytest.fixture
 def line(make_candidate: Any, programme: Any, provider: Provider) -> PrepatientLine:
     """A failure (dropped out after the baseline) attributed to ``provider`` in a computed
-    final run that can be approved."""
+    final run that can be approved (the programme's payment period opened for the test)."""
+    programme.payments_from = date(2026, 1, 1)
+    programme.save()
     with clock.travel_to(date(2026, 8, 3)):
         prepatient = prepatient_enroll(prepatient=make_candidate(), provider=provider)
     FollowUpDue.objects.filter(prepatient=prepatient, index=0).update(completed_at=clock.now())
@@ -84,7 +86,7 @@ def line(make_candidate: Any, programme: Any, provider: Provider) -> PrepatientL
 def _line_state(line: PrepatientLine) -> tuple[Any, ...]:
     fresh = PrepatientLine.objects.get(pk=line.pk)
     return (fresh.result, fresh.reason, fresh.provider_id, fresh.end_date,
-            fresh.deciding_value)
+            fresh.evidence, fresh.decided_on)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from apps.registry.services import prepatient_enroll
 from apps.settlements.models import (
     PrepatientLine,
     ProviderLine,
+    ProviderPayment,
     RunKind,
     RunStatus,
     SettlementRun,
@@ -17,6 +18,7 @@ from apps.settlements.models import (
 from apps.settlements.services import (
     BudgetExceeded,
     FourEyesRequired,
+    NothingToSettle,
     RunNotApprovable,
     payout_csv,
     settlement_approve,
@@ -31,7 +33,16 @@ AS_OF = date(2026, 12, 1)
 
 
 @pytest.fixture
-def computed(make_candidate, programme):
+def open_payments(programme):
+    """The payment period opened for tests that approve on their own dates."""
+    programme.payments_from = date(2026, 1, 1)
+    programme.save()
+    return programme
+
+
+@pytest.fixture
+def computed(make_candidate, open_payments):
+    programme = open_payments
     provider = ProviderFactory()
     with clock.travel_to(date(2026, 8, 3)):
         prepatient_enroll(prepatient=make_candidate(), provider=provider)
@@ -69,8 +80,13 @@ def test_a_second_caseworker_approves_and_the_run_is_then_immutable(computed) ->
         SettlementRun.objects.filter(pk=approved.pk).update(note="changed")
     with pytest.raises(IntegrityError), transaction.atomic():
         PrepatientLine.objects.create(run=approved, prepatient=line.prepatient, pseudonym="x",
-                                      result="success", reason="below_target",
+                                      result="success", reason="target_met",
                                       end_date=line.end_date)
+    payment = ProviderPayment.objects.get(run=approved)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProviderPayment.objects.filter(pk=payment.pk).update(amount=1_000_000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProviderPayment.objects.filter(pk=payment.pk).delete()
     assert settlement_compute(run_id=approved.pk).status == RunStatus.APPROVED
 
 
@@ -96,27 +112,30 @@ def test_provisional_runs_are_forecasts_and_never_approved(computed, programme) 
         settlement_approve(run=run, approver=UserFactory(username="q"))
 
 
-def test_a_final_run_needs_every_attributed_prepatient_evaluated(make_candidate,
-                                                                programme) -> None:
+def test_a_final_run_pays_no_provider_with_prepatients_awaiting_evaluation(
+    make_candidate, open_payments,
+) -> None:
+    programme = open_payments
     provider = ProviderFactory()
     with clock.travel_to(date(2026, 8, 3)):
         prepatient_enroll(prepatient=make_candidate(), provider=provider)
     from apps.measurements.models import FollowUpDue
 
-    FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
+    with clock.travel_to(date(2026, 8, 3)):
+        FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
     with clock.travel_to(AS_OF):
         run = settlement_prepare(programme=programme, as_of=AS_OF, kind=RunKind.FINAL,
                                  prepared_by=UserFactory(username="p"))
         run = settlement_compute(run_id=run.pk)
     assert PrepatientLine.objects.get(run=run).result == "pending"
-    with pytest.raises(RunNotApprovable):
+    with pytest.raises(NothingToSettle):
         settlement_approve(run=run, approver=UserFactory(username="q"))
 
 
 def test_approval_warns_before_the_budget_would_be_exceeded(computed, programme) -> None:
     programme.budget_authorization = 0
     programme.save()
-    SettlementRun.objects.filter(pk=computed.pk).update(total_amount=47000)
+    ProviderLine.objects.filter(run=computed).update(amount=47000)
     computed.refresh_from_db()
     with pytest.raises(BudgetExceeded):
         settlement_approve(run=computed, approver=UserFactory(username="second"))
@@ -131,8 +150,9 @@ def test_the_payout_file_has_a_row_per_provider_and_a_checksum(computed) -> None
     approved = settlement_approve(run=computed, approver=UserFactory(username="second"))
     text = payout_csv(approved)
     rows = text.splitlines()
-    assert rows[0] == "provider,organisation_number,amount,currency,run_reference"
-    assert rows[1].endswith(f",0.00,SEK,{approved.reference}")
+    assert rows[0] == ("provider,organisation_number,kind,amount,currency,run_reference,"
+                       "corrects_run_reference")
+    assert rows[1].endswith(f",final,0.00,SEK,{approved.reference},")
     import hashlib
 
     body = "\n".join(rows[:-1]) + "\n"
@@ -159,7 +179,7 @@ def test_the_admin_cannot_change_an_approved_line_or_approve_ones_own_run(
     line = PrepatientLine.objects.get(run=approved)
     before = (line.result, line.reason)
     change = client.post(f"/admin/settlements/prepatientline/{line.pk}/change/",
-                         {"result": "success", "reason": "below_target"})
+                         {"result": "success", "reason": "target_met"})
     assert change.status_code == 403
     line.refresh_from_db()
     assert (line.result, line.reason) == before
@@ -179,13 +199,17 @@ def settlement_viewer(client, settings):
     return client
 
 
-def test_a_printable_report_per_provider_explains_every_line(computed,
+def test_a_printable_report_per_provider_explains_every_line(computed, programme,
                                                              settlement_viewer) -> None:
     from apps.core.models import AccessLogEntry
     from apps.measurements.models import FollowUpDue
 
-    FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
-    computed = settlement_compute(run_id=computed.pk)  # now attributed: pending
+    with clock.travel_to(date(2026, 8, 3)):
+        FollowUpDue.objects.filter(index=0).update(completed_at=clock.now())
+    with clock.travel_to(AS_OF):  # a new run sees the baseline: attributed, pending
+        computed = settlement_compute(run_id=settlement_prepare(
+            programme=programme, as_of=AS_OF, kind=RunKind.PROVISIONAL,
+            prepared_by=UserFactory(username="again")).pk)
     line = ProviderLine.objects.get(run=computed)
     response = settlement_viewer.get(
         f"/admin/settlements/settlementrun/{computed.pk}/report/{line.provider_id}/",
@@ -194,6 +218,7 @@ def test_a_printable_report_per_provider_explains_every_line(computed,
     prepatient_line = PrepatientLine.objects.get(run=computed)
     content = response.content.decode()
     assert prepatient_line.pseudonym in content and prepatient_line.reason in content
+    assert "Not yet evaluated: the outcome window ends on 2028-09-02" in content
     assert "@media print" in content
     assert AccessLogEntry.objects.filter(what="settlement report").count() == 1
 
@@ -214,7 +239,7 @@ def test_the_budget_overview_shows_committed_and_provisional_amounts(computed, p
 
     from apps.settlements.services import budget_overview
 
-    SettlementRun.objects.filter(pk=computed.pk).update(total_amount=Decimal("94000.00"))
+    ProviderLine.objects.filter(run=computed).update(amount=Decimal("94000.00"))
     settlement_approve(run=SettlementRun.objects.get(pk=computed.pk),
                        approver=UserFactory(username="second"))
     with clock.travel_to(AS_OF):

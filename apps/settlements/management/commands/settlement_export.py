@@ -1,9 +1,9 @@
-"""Writes the auditor's input file (prevention-settlement-input/1) from the database."""
+"""Writes the auditor's input file (prevention-settlement-input/2) from the database."""
 
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,14 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="write the file here instead of stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        programme, as_of = self._what(options)
+        programme, as_of, cutoff = self._what(options)
         if options["out"]:
             with Path(options["out"]).open("w", encoding="utf-8") as out:
-                write_input(programme, as_of, out)
+                write_input(programme, as_of, cutoff, out)
         else:
-            write_input(programme, as_of, sys.stdout)
-            sys.stdout.write("\n")
+            write_input(programme, as_of, cutoff, sys.stdout)
 
-    def _what(self, options: dict[str, Any]) -> tuple[Programme, date]:
+    def _what(self, options: dict[str, Any]) -> tuple[Programme, date, datetime | None]:
         if options["run"] is not None:
             if options["programme"] or options["as_of"]:
                 raise CommandError("Give either --run or --programme with --as-of.")
@@ -42,7 +41,11 @@ class Command(BaseCommand):
                    .filter(pk=options["run"]).first())
             if run is None:
                 raise CommandError(f"--run: no settlement run {options['run']}.")
-            return run.programme, run.as_of
+            if run.format_version != 2:
+                raise CommandError(f"--run: run {run.pk} was computed with the settlement "
+                                   f"format version {run.format_version}; only runs of "
+                                   "version 2 are exported.")
+            return run.programme, run.as_of, run.data_cutoff
         if not options["programme"] or not options["as_of"]:
             raise CommandError("Give --run, or --programme with --as-of.")
         programme = Programme.objects.filter(code=options["programme"]).first()
@@ -52,4 +55,4 @@ class Command(BaseCommand):
             as_of = date.fromisoformat(options["as_of"])
         except ValueError:
             raise CommandError("--as-of: not a date (YYYY-MM-DD).") from None
-        return programme, as_of
+        return programme, as_of, None
