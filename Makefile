@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint bench lock messages clean
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "== Setting up $(VENV) (Python packages, pinned in constraints.txt)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+	@echo "== $(VENV) is ready"
 
 ## run: set up, migrate, load demo data, serve site/admin/API with worker and beat
 run: export DEBUG ?= true

@@ -33,7 +33,6 @@ from django.db import connection, transaction
 
 from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
-from apps.core.dates import add_months
 from apps.demo.simulation import ProgrammeSimulation, SimulationSummary
 from apps.measurements.models import Measurement, MeasurementType, ReporterKind
 from apps.measurements.rules import TYPES
@@ -46,6 +45,7 @@ from apps.measurements.services import (
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient
+from prevention_engine.dates import add_months
 
 PROGRAMME = "prediabetes-2026"
 INTAKE_BATCH = 5_000  # values per measurements_record_batch call (one provider's file)

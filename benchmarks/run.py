@@ -1,7 +1,13 @@
 """Runs the benchmarks on a dedicated PostgreSQL database (``make bench``).
 
-    .venv/bin/python benchmarks/run.py [--prepatients 30000] [--seed 1]
-                                       [--database-url postgres://…] [--workers 2]
+    .venv/bin/python benchmarks/run.py [--sizes 30000,300000] [--seed 1]
+                                       [--database-url postgres://…]
+    .venv/bin/python benchmarks/run.py --services [--prepatients 30000] [--workers 2]
+
+By default: settlement at programme and national scale against its limits
+(``benchmarks/settlement_scale.py``). ``--services`` runs the older scenario
+instead: a programme generated through the real services, bulk intake, the
+overdue list, settlement and the API upload.
 
 The server comes from ``--database-url`` or ``DATABASE_URL``; the database named
 there is only used to connect. The benchmark drops and recreates the database
@@ -27,6 +33,12 @@ POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="30000,300000",
+                        help="programme sizes for the settlement benchmark "
+                             "(default 30000,300000)")
+    parser.add_argument("--services", action="store_true",
+                        help="run the scenario generated through the services instead (about "
+                             "30 minutes at 30,000), with intake, overdue list and API cases")
     parser.add_argument("--prepatients", type=int, default=30_000,
                         help="prepatients in the synthetic programme (default 30000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -44,11 +56,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="prepatients for the national-scale settlement, reached by "
                              "copying the generated ones in SQL (default 300000; 0 skips it)")
     parser.add_argument("--reuse", action="store_true",
-                        help="keep the already generated benchmark database and run only the "
-                             "settlement and API cases")
+                        help="keep the already generated benchmark database: time again "
+                             "without generating (with --services: only the settlement and "
+                             "API cases)")
     args = parser.parse_args(argv)
     if args.prepatients < 1 or args.workers < 1:
         parser.error("--prepatients and --workers must be at least 1")
+    try:
+        args.sizes = [int(size) for size in args.sizes.split(",")]
+    except ValueError:
+        parser.error("--sizes: comma-separated numbers of prepatients")
+    if not args.sizes or min(args.sizes) < 1:
+        parser.error("--sizes: at least one size of at least 1")
     return args
 
 
@@ -99,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
               "5432/dbname or pass --database-url (the role needs CREATEDB).", file=sys.stderr)
         return 2
     target = bench_url(url)
+    if not args.services:
+        return run_settlement_scale(url, target, args)
     if args.reuse:
         configure_django(target)
     else:
@@ -147,6 +168,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.api_values:
         print()
         run_api_case(values=args.api_values, out=say)
+    return 0
+
+
+def run_settlement_scale(url: str, target: str, args: argparse.Namespace) -> int:
+    if not args.reuse:
+        print(f"Recreating the database {BENCH_DATABASE} on {urlsplit(url).hostname}…",
+              flush=True)
+        recreate_database(url)
+    configure_django(target)
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from django.db import connection
+
+    from benchmarks.settlement_scale import report, run_size
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    print(f"Settlement benchmark: sizes {', '.join(f'{n:,}' for n in args.sizes)}, seed "
+          f"{args.seed}, PostgreSQL {version}, {os.cpu_count()} cores", flush=True)
+    results = []
+    for index, size in enumerate(args.sizes):
+        print(f"\n{size:,} prepatients", flush=True)
+        results.append(run_size(code=f"bench-{index}-{size}", prepatients=size,
+                                seed=args.seed + index, reuse=args.reuse,
+                                out=lambda line: print(line, flush=True)))
+    print()
+    print(report(results), flush=True)
     return 0
 
 

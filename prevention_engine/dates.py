@@ -37,10 +37,16 @@ def switch_window_end(enrolled_on: date, switch_months: int) -> date:
     return add_months(enrolled_on, switch_months)
 
 
+def switch_window_open(*, enrolled_on: date, switch_months: int, today: date) -> bool:
+    """Today is on or before the switching window's last day."""
+    return today <= switch_window_end(enrolled_on, switch_months)
+
+
 def switch_allowed(*, enrolled_on: date, switch_months: int, today: date,
                    provider_lost_authorization: bool) -> bool:
     """Free switching up to and including the window's last day; always when the
     current provider has lost its authorization (SPEC §3.2)."""
     if provider_lost_authorization:
         return True
-    return today <= switch_window_end(enrolled_on, switch_months)
+    return switch_window_open(enrolled_on=enrolled_on, switch_months=switch_months,
+                              today=today)

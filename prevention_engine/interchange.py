@@ -14,7 +14,7 @@ import hashlib
 import json
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -658,12 +658,24 @@ def result_document(result: SettlementResult, input_bytes: bytes) -> dict[str, A
     return json.loads("".join(result_lines(result, input_bytes)))
 
 
+def _encoder() -> Callable[[Any], str]:
+    """JSON text of plain dicts, lists, strings, numbers and booleans: one encoder made
+    once (``json.dumps`` makes one per call, a third of the time of writing 300,000
+    lines)."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    make = c_make_encoder(None, None, json.encoder.encode_basestring, None, ": ", ", ",
+                          False, False, True)
+    return lambda value: "".join(make(value, 0))
+
+
 def result_lines(result: SettlementResult, input_bytes: bytes) -> Iterator[str]:
     """The result document as text, one provider and one prepatient per line."""
     head = {"format": RESULT_FOR[result.version], "as_of": result.as_of.isoformat(),
             "programme": result.programme,
             "input_sha256": hashlib.sha256(input_bytes).hexdigest()}
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    dumps = _encoder()
     yield dumps(head)[:-1] + ",\n"
     yield from _array("providers", (dumps(provider_result(p)) for p in result.providers))
     yield ",\n"
@@ -763,7 +775,7 @@ def input_lines(as_of: date, rules: Rules, providers: Iterable[ProviderIn],
                 prepatients: Iterable[PrepatientIn]) -> Iterator[str]:
     """A version 2 input document as text, one prepatient per line, written as the
     prepatients come (the platform streams them from the database)."""
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    dumps = _encoder()
     head = dumps(input_head(as_of, rules, providers))
     yield head[:-1] + ",\n"
     yield from _array("prepatients", (dumps(prepatient_document(p)) for p in prepatients))

@@ -32,7 +32,7 @@ from apps.providers.models import Provider
 from apps.registry import services as registry
 from apps.registry.imports import parse_postcode_csv
 from apps.registry.models import ExclusionReason, Prepatient, VulnerableAreaPostcode
-from apps.registry.rules import FamilyHistory
+from prevention_engine.findrisc import FamilyHistory
 
 DATA_DIR = Path(settings.BASE_DIR) / "data"
 

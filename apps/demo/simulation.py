@@ -51,11 +51,10 @@ from apps.consent.models import ConsentEvent, ConsentKind, ConsentText
 from apps.consent.services import consent_grant, consent_text_current, consent_withdraw
 from apps.core import clock
 from apps.core.crypto import lookup_hash
-from apps.core.dates import add_months, age_on
 from apps.core.luhn import luhn_check_digit
 from apps.demo.scenario import ensure_consent_texts, ensure_vulnerable_postcodes
 from apps.measurements.models import FollowUpDue, Measurement, ReporterKind, SafetyNotice
-from apps.measurements.rules import TYPES, due_dates
+from apps.measurements.rules import TYPES
 from apps.measurements.services import (
     MeasurementInput,
     Reporter,
@@ -78,7 +77,15 @@ from apps.registry.models import (
     Screening,
     VulnerableAreaPostcode,
 )
-from apps.registry.rules import FamilyHistory, FindriscAnswers, body_mass_index, findrisc_score
+from prevention_engine import followup
+from prevention_engine.dates import add_months, age_on, end_date, switch_window_end
+from prevention_engine.findrisc import (
+    FamilyHistory,
+    FindriscAnswers,
+    earns_referral,
+    findrisc_score,
+)
+from prevention_engine.units import body_mass_index
 
 __all__ = [
     "ProgrammeSimulation",
@@ -448,7 +455,7 @@ class ProgrammeSimulation:
                 postcode=postcode, vulnerable=in_vulnerable, height_cm=height_cm,
                 weight_kg=weight_kg, waist_cm=waist_cm, research=rng.random() < RESEARCH_RATE,
                 consent_day=consent_day, lab_day=lab_day, enroll_day=enroll,
-                end_day=add_months(enroll, programme.programme_months),
+                end_day=end_date(enroll, programme.programme_months),
                 inclusion_hba1c=inclusion, provider=provider, trajectory=trajectory,
                 **answers,
             )
@@ -489,7 +496,7 @@ class ProgrammeSimulation:
             return findrisc_score(FindriscAnswers(sex=sex, age=age, bmi=bmi, waist_cm=waist_cm,
                                                   **answers))
 
-        while score() < threshold:
+        while not earns_referral(score(), threshold):
             if not risks:
                 raise SimulationError(f"No answers reach a FINDRISC score of {threshold}.")
             name, value = risks.pop()
@@ -517,10 +524,10 @@ class ProgrammeSimulation:
     def _due_days(self, person: Person) -> list[date]:
         """The due date of each follow-up set: the baseline's, then one per interval."""
         programme = self.programme
-        baseline_due = person.enroll_day + timedelta(days=programme.followup_grace_days)
-        return [baseline_due, *due_dates(
+        return [item.due_on for item in followup.schedule(
             enrolled_on=person.enroll_day, interval_months=programme.followup_interval_months,
-            programme_months=programme.programme_months)]
+            programme_months=programme.programme_months,
+            grace_days=programme.followup_grace_days)]
 
     def _draw_fate(self, person: Person, fate: Fate | None = None) -> None:
         rng = self.rng
@@ -552,7 +559,8 @@ class ProgrammeSimulation:
         person.switch_day = person.switch_to = None
         if not enabled or len(self.providers) < 2:
             return
-        last = add_months(person.enroll_day, self.programme.switch_months) - timedelta(days=1)
+        last = switch_window_end(person.enroll_day, self.programme.switch_months) - timedelta(
+            days=1)
         day = person.enroll_day + timedelta(days=rng.randint(30, (last - person.enroll_day).days))
         if person.fate_day is not None and day >= person.fate_day:
             return

@@ -41,6 +41,7 @@ from apps.measurements.models import (
 )
 from apps.registry.admin import PrepatientAdmin, ReadOnlyInline
 from apps.registry.models import Prepatient
+from prevention_engine import followup
 
 INLINE_LIMIT = 200
 
@@ -337,10 +338,11 @@ class FollowUpDueAdmin(ProgrammeRecordAdmin):
 
     @admin.display(description=_("days overdue"), ordering="due_on")
     def days_overdue(self, due: FollowUpDue) -> str:
-        days = (clock.today() - due.due_on).days
-        if due.completed_at is not None or days <= 0:
+        today = clock.today()
+        if not followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
+                                today=today):
             return "—"
-        return str(days)
+        return str((today - due.due_on).days)
 
     @admin.display(description=_("window"))
     def window(self, due: FollowUpDue) -> str:

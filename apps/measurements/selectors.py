@@ -251,8 +251,15 @@ def hba1c_series(prepatient: Prepatient, *, limit: int = 500) -> list[SeriesPoin
 
 
 def overdue(queryset: QuerySet[FollowUpDue], today: date | None = None) -> QuerySet[FollowUpDue]:
-    """The same conditions as ``services.followups_overdue``: not complete, due date
-    passed, prepatient active."""
+    """The due dates of ``queryset`` that are overdue today, for active prepatients.
+
+    The SQL form of ``prevention_engine.followup.overdue`` (the set is incomplete
+    and today is after its due date: ``completed_at IS NULL AND due_on < today``);
+    a test compares the two on generated dates. Every "overdue" the platform shows
+    in a list or filters by is this queryset: the caseworkers' list
+    (``services.followups_overdue`` and the admin's filter) and a provider's
+    ``overdue`` filter (``providers.selectors.provider_prepatients``).
+    """
     today = today or clock.today()
     return queryset.filter(completed_at__isnull=True, due_on__lt=today,
                            prepatient__state=PrepatientState.ACTIVE)

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,7 +29,7 @@ from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.core.events import publish_to_provider
 from apps.core.models import OrganisationEventKind
-from apps.measurements import rules
+from apps.measurements import rules, selectors
 from apps.measurements.models import (
     FollowUpDue,
     FollowUpReminder,
@@ -42,6 +42,8 @@ from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import ExclusionReason, LifecycleEvent, Prepatient, PrepatientState
 from apps.registry.services import lifecycle_complete, lifecycle_exclude
+from prevention_engine import followup
+from prevention_engine.units import Conversion, plausible
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ def type_specs() -> dict[str, tuple[MeasurementType, rules.TypeSpec]]:
             code=kind.code, canonical_unit=kind.canonical_unit,
             decimal_places=kind.decimal_places, plausible_min=kind.plausible_min,
             plausible_max=kind.plausible_max,
-            conversions=tuple(rules.Conversion(u.unit, u.subtract, u.multiply)
+            conversions=tuple(Conversion(u.unit, u.subtract, u.multiply)
                               for u in kind.units.all()),
             label=kind.name,
         ))
@@ -218,7 +220,7 @@ def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
                               % {"type": item.type, "known": ", ".join(sorted(specs))}]
         else:
             try:
-                canonical = rules.to_canonical(found[1], item.value, item.unit, field="value")
+                canonical = rules.convert_or_refuse(found[1], item.value, item.unit, field="value")
             except rules.MeasurementRefused as refused:
                 errors["value" if refused.code != "unknown_unit" else "unit"] = [
                     str(refused.message)]
@@ -318,7 +320,7 @@ def _derive_bmi(stored: Sequence[Measurement],
             continue
         height_cm = max(known)[1]
         value = rules.bmi_from(weight_kg=weight.value, height_cm=height_cm)
-        if not bmi_spec.plausible_min <= value <= bmi_spec.plausible_max:
+        if not plausible(bmi_spec, value):
             continue
         derived.append(Measurement(
             prepatient_id=weight.prepatient_id, type=bmi_type, value=value,
@@ -336,24 +338,18 @@ def _derive_bmi(stored: Sequence[Measurement],
 
 
 def followup_schedule_create(*, prepatient: Prepatient) -> list[FollowUpDue]:
-    """The baseline set (due a grace period after enrollment) and one due date per
-    interval to the end of the individual period."""
+    """The rows of ``followup.schedule``: the baseline set (due a grace period after
+    enrollment) and one due date per interval to the end of the individual period."""
     programme = prepatient.programme
     enrolled_on = prepatient.enrolled_on
     if enrolled_on is None:
         return []
-    baseline_due = enrolled_on + timedelta(days=programme.followup_grace_days)
-    rows = [FollowUpDue(prepatient=prepatient, index=0, due_on=baseline_due,
-                        window_start=enrolled_on, window_end=baseline_due)]
-    previous = baseline_due
-    for index, due in enumerate(rules.due_dates(
-        enrolled_on=enrolled_on, interval_months=programme.followup_interval_months,
-        programme_months=programme.programme_months,
-    ), start=1):
-        start = previous + timedelta(days=1)
-        rows.append(FollowUpDue(prepatient=prepatient, index=index, due_on=due,
-                                window_start=min(start, due), window_end=due))
-        previous = due
+    rows = [FollowUpDue(prepatient=prepatient, index=item.index, due_on=item.due_on,
+                        window_start=item.window_start, window_end=item.window_end)
+            for item in followup.schedule(
+                enrolled_on=enrolled_on, interval_months=programme.followup_interval_months,
+                programme_months=programme.programme_months,
+                grace_days=programme.followup_grace_days)]
     return FollowUpDue.objects.bulk_create(rows, ignore_conflicts=True)
 
 
@@ -392,14 +388,12 @@ def followups_refresh(*, prepatient_ids: Iterable[int]) -> int:
 
 def followups_overdue(*, today: date | None = None,
                       provider: Provider | None = None) -> QuerySet[FollowUpDue]:
-    """Due dates passed without a complete set, for active prepatients; oldest first.
+    """Overdue due dates (``selectors.overdue``) of active prepatients; oldest first.
 
     For a provider: only its own listed prepatients with valid consent.
     """
     today = today or clock.today()
-    rows = FollowUpDue.objects.filter(
-        completed_at__isnull=True, due_on__lt=today, prepatient__state=PrepatientState.ACTIVE,
-    )
+    rows = selectors.overdue(FollowUpDue.objects.all(), today)
     if provider is not None:
         rows = rows.filter(prepatient__in=prepatients_for_provider(provider))
     return rows.select_related("prepatient", "prepatient__current_provider").order_by(
@@ -418,8 +412,9 @@ def followup_status(*, prepatient: Prepatient) -> list[dict[str, Any]]:
     return [{
         "index": due.index, "due_on": due.due_on, "window_start": due.window_start,
         "window_end": due.window_end, "complete": due.completed_at is not None,
-        "missing": rules.missing_types(required, taken, due.window_start, due.window_end),
-        "overdue": due.completed_at is None and today > due.due_on,
+        "missing": followup.missing_types(required, taken, due.window_start, due.window_end),
+        "overdue": followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
+                                    today=today),
     } for due in FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")]
 
 
@@ -427,7 +422,8 @@ def followup_status(*, prepatient: Prepatient) -> list[dict[str, Any]]:
 
 
 def followups_exclude_missed(*, today: date | None = None) -> int:
-    """Excludes active prepatients whose set is missing a grace period after its due date.
+    """Excludes active prepatients with a set whose exclusion is due
+    (``followup.exclusion_due``: incomplete a grace period after its due date).
 
     A caseworker's reinstatement forgives what was missed before it: only due
     dates whose grace period ended after the latest reinstatement count.
@@ -443,10 +439,9 @@ def followups_exclude_missed(*, today: date | None = None) -> int:
     excluded = 0
     seen: set[int] = set()
     for due in missed.filter(due_on__lt=today).select_related("prepatient__programme"):
-        deadline = due.due_on + timedelta(days=due.grace_days)
-        if due.prepatient_id in seen or deadline >= today:
-            continue
-        if due.reinstated_on is not None and deadline < due.reinstated_on:
+        if due.prepatient_id in seen or not followup.exclusion_due(
+                due_on=due.due_on, complete=due.completed_at is not None, today=today,
+                grace_days=due.grace_days, reinstated_on=due.reinstated_on):
             continue
         seen.add(due.prepatient_id)
         lifecycle_exclude(prepatient=due.prepatient, reason=ExclusionReason.MISSED_FOLLOWUP,
@@ -456,7 +451,8 @@ def followups_exclude_missed(*, today: date | None = None) -> int:
 
 
 def followups_send_reminders(*, today: date | None = None) -> int:
-    """Emails each prepatient once per due date, ``reminder_days_before`` days ahead."""
+    """Emails each prepatient once per due date while ``followup.reminder_due``
+    (from ``reminder_days_before`` days ahead up to the due date)."""
     today = today or clock.today()
     due_soon = (FollowUpDue.objects
                 .filter(completed_at__isnull=True, due_on__gte=today,
@@ -464,10 +460,13 @@ def followups_send_reminders(*, today: date | None = None) -> int:
                         prepatient__user__isnull=False)
                 .exclude(prepatient__user__email="")
                 .select_related("prepatient__programme", "prepatient__user"))
+    # Only due dates within the longest lead time of any programme can be due a reminder.
+    longest = Programme.objects.aggregate(lead=Max("reminder_days_before"))["lead"] or 0
     sent = 0
-    for due in due_soon.filter(due_on__lte=today + timedelta(days=60)):
-        lead = due.prepatient.programme.reminder_days_before
-        if due.due_on - timedelta(days=lead) > today:
+    for due in due_soon.filter(due_on__lte=today + timedelta(days=longest)):
+        if not followup.reminder_due(
+                due_on=due.due_on, complete=due.completed_at is not None, today=today,
+                days_before=due.prepatient.programme.reminder_days_before):
             continue
         with transaction.atomic():
             _reminder, created = FollowUpReminder.objects.get_or_create(

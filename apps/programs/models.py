@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TimeStampedModel
-from prevention_engine.dates import add_months
+from prevention_engine import inclusion
 from prevention_engine.interchange import (
     InvalidSettlementInput,
     read_criteria,
@@ -217,12 +217,12 @@ class Programme(TimeStampedModel):
     @property
     def recruitment_end(self) -> date:
         """The first day on which recruitment is closed."""
-        return add_months(self.start_date, self.recruitment_months)
+        return inclusion.recruitment_end(self.start_date, self.recruitment_months)
 
     @property
     def priority_end(self) -> date:
         """The first day after the priority phase."""
-        return add_months(self.start_date, self.priority_months)
+        return inclusion.priority_end(self.start_date, self.priority_months)
 
     @property
     def criteria(self) -> tuple[Criterion, ...]:

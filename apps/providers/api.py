@@ -80,8 +80,8 @@ from apps.providers.serializers import (
 )
 from apps.registry.errors import PrepatientNotFound, ReferralCodeNotValid
 from apps.registry.models import InclusionSample, Prepatient, SampleSource
-from apps.registry.rules import switch_window_end
 from apps.registry.services import _referral_hash, inclusion_sample_record_lab
+from prevention_engine.dates import switch_window_end
 
 # --- Parsing and negotiation ----------------------------------------------------------
 
@@ -262,9 +262,8 @@ def _prepatient_row(prepatient: Prepatient) -> dict[str, Any]:
         "state": prepatient.state,
         "enrolled_on": prepatient.enrolled_on,
         "end_date": prepatient.end_date,
-        "switch_window_end": switch_window_end(
-            enrolled_on=prepatient.enrolled_on,
-            switch_months=prepatient.programme.switch_months),
+        "switch_window_end": switch_window_end(prepatient.enrolled_on,
+                                               prepatient.programme.switch_months),
         "next_due": prepatient.next_due,  # type: ignore[attr-defined]
         "overdue": selectors.is_overdue(prepatient),
         "baseline_complete": prepatient.baseline_complete,  # type: ignore[attr-defined]
@@ -751,8 +750,9 @@ class ReferralResultView(LabView):
     )
     def post(self, request: Request) -> Response:
         result = _read_referral(request.data)
-        hba1c = measurement_rules.to_canonical(measurement_rules.TYPES["hba1c"], result.value,
-                                               result.unit, field=result.paths["value"])
+        hba1c = measurement_rules.convert_or_refuse(
+            measurement_rules.TYPES["hba1c"], result.value, result.unit,
+            field=result.paths["value"])
         try:
             sample = inclusion_sample_record_lab(code=result.code, hba1c=hba1c,
                                                  taken_on=result.taken_on,

@@ -19,9 +19,11 @@ from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
 from apps.core.models import OrganisationEvent
 from apps.measurements.models import FollowUpDue, Measurement, ReporterKind, SafetyNotice
+from apps.measurements.selectors import overdue as overdue_dues
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient, PrepatientState
+from prevention_engine import followup
 from prevention_engine.settlement import paid_count
 
 SHARE_PLACES = Decimal("0.0001")
@@ -34,36 +36,44 @@ def provider_prepatients(
     """The provider's visible prepatients with their follow-up figures.
 
     ``next_due``: the earliest due date, today or later, whose set is not yet
-    complete. ``overdue``: an active prepatient with a due date passed without
-    a complete set (the same definition as ``followups_overdue``).
+    complete; ``first_open_due``: the earliest due date whose set is not yet
+    complete (``is_overdue`` reads it). ``overdue``: an active prepatient with an
+    overdue due date (``apps.measurements.selectors.overdue``).
     ``baseline_complete``: the baseline set (index 0) is complete.
     """
     today = today or clock.today()
     open_dues = FollowUpDue.objects.filter(prepatient_id=OuterRef("pk"),
-                                           completed_at__isnull=True)
-    next_due = (open_dues.filter(due_on__gte=today).order_by().values("prepatient_id")
+                                           completed_at__isnull=True).order_by()
+    next_due = (open_dues.filter(due_on__gte=today).values("prepatient_id")
                 .annotate(first=Min("due_on")).values("first"))
+    first_open_due = (open_dues.values("prepatient_id")
+                      .annotate(first=Min("due_on")).values("first"))
     rows = (prepatients_for_provider(provider)
             .select_related("programme")
             .annotate(
                 next_due=Subquery(next_due),
-                has_missed=Exists(open_dues.filter(due_on__lt=today)),
+                first_open_due=Subquery(first_open_due),
                 baseline_complete=Exists(FollowUpDue.objects.filter(
                     prepatient_id=OuterRef("pk"), index=0, completed_at__isnull=False)),
                 safety_notice_open=Exists(SafetyNotice.objects.filter(
                     prepatient_id=OuterRef("pk"), closed_by__isnull=True)),
             ))
-    overdue_q = Q(has_missed=True, state=PrepatientState.ACTIVE)
+    has_overdue = Exists(overdue_dues(FollowUpDue.objects.filter(prepatient_id=OuterRef("pk")),
+                                      today))
     if overdue is True:
-        rows = rows.filter(overdue_q)
+        rows = rows.filter(has_overdue)
     elif overdue is False:
-        rows = rows.exclude(overdue_q)
+        rows = rows.exclude(has_overdue)
     return rows
 
 
-def is_overdue(prepatient: Prepatient) -> bool:
-    """For a row of ``provider_prepatients``."""
-    return bool(prepatient.has_missed) and prepatient.state == PrepatientState.ACTIVE  # type: ignore[attr-defined]
+def is_overdue(prepatient: Prepatient, *, today: date | None = None) -> bool:
+    """For a row of ``provider_prepatients``: active, and the earliest set not yet
+    complete is overdue (``followup.overdue``; if any open set is, that one is)."""
+    first_open_due: date | None = prepatient.first_open_due  # type: ignore[attr-defined]
+    return (prepatient.state == PrepatientState.ACTIVE and first_open_due is not None
+            and followup.overdue(due_on=first_open_due, complete=False,
+                                 today=today or clock.today()))
 
 
 def provider_prepatient(provider: Provider, pseudonym: str) -> Prepatient | None:

@@ -28,9 +28,9 @@ from datetime import date
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.dates import age_on
 from apps.core.errors import InvalidInput
 from apps.core.luhn import luhn_valid
+from prevention_engine.dates import age_on
 
 __all__ = ["InvalidPersonnummer", "Personnummer", "parse_personnummer"]
 

@@ -22,7 +22,6 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
-from apps.core.dates import add_months
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.logging import PERSONNUMMER_LIKE
 from apps.providers.models import Provider
@@ -34,6 +33,7 @@ from apps.registry.models import (
     PrepatientState,
     ProviderRating,
 )
+from prevention_engine.dates import add_months
 
 RATING_AFTER_MONTHS = 3
 RATINGS_SHOWN_FROM = 5

@@ -1,7 +1,7 @@
 """The registry's writers: identity, screening, inclusion, enrollment,
-listings and lifecycle. Rules live in ``rules.py``; these functions load,
-lock, decide with the rules, and write the event and the cached state in one
-transaction.
+listings and lifecycle. Rules live in ``prevention_engine`` (the inclusion
+decision is worded in ``rules.py``); these functions load, lock, decide with
+the rules, and write the event and the cached state in one transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.crypto import lookup_hash
-from apps.core.dates import age_on
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import publish_to_provider
 from apps.core.models import OrganisationEventKind
@@ -53,8 +52,9 @@ from apps.registry.models import (
 )
 from apps.registry.population import PopulationRegister, get_population_register
 from apps.registry.signals import prepatient_enrolled
+from prevention_engine import findrisc, inclusion, units
+from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
 
-HBA1C_PLAUSIBLE = (Decimal("10"), Decimal("200"))
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 REFERRAL_LENGTH = 12
 ENROLLED_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
@@ -69,8 +69,8 @@ def _require_reason(text: str) -> str:
     return text
 
 
-def inclusion_params(programme: Programme) -> rules.InclusionParams:
-    return rules.InclusionParams(
+def inclusion_params(programme: Programme) -> inclusion.InclusionParams:
+    return inclusion.InclusionParams(
         start_date=programme.start_date,
         recruitment_months=programme.recruitment_months,
         priority_months=programme.priority_months,
@@ -153,7 +153,7 @@ def screening_submit(
     eats_vegetables_daily: bool,
     antihypertensive_medication: bool,
     high_glucose_history: bool,
-    family_history: rules.FamilyHistory,
+    family_history: findrisc.FamilyHistory,
 ) -> ScreeningResult:
     """Scores FINDRISC; at or above the threshold a referral code is issued."""
     if prepatient.birth_date is None or not prepatient.sex:
@@ -169,8 +169,8 @@ def screening_submit(
     if errors:
         raise InvalidInput(fields=errors)
     age = age_on(prepatient.birth_date, clock.today())
-    bmi = rules.body_mass_index(weight_kg=weight_kg, height_cm=height_cm)
-    score = rules.findrisc_score(rules.FindriscAnswers(
+    bmi = units.body_mass_index(weight_kg=weight_kg, height_cm=height_cm)
+    score = findrisc.findrisc_score(findrisc.FindriscAnswers(
         sex=prepatient.sex, age=age, bmi=bmi, waist_cm=waist_cm,
         physically_active=physically_active, eats_vegetables_daily=eats_vegetables_daily,
         antihypertensive_medication=antihypertensive_medication,
@@ -185,7 +185,7 @@ def screening_submit(
         score=score,
     )
     code = None
-    if score >= prepatient.programme.findrisc_referral_threshold:
+    if findrisc.earns_referral(score, prepatient.programme.findrisc_referral_threshold):
         _referral, code = referral_issue(prepatient=prepatient)
     return ScreeningResult(screening=screening, referral_code=code)
 
@@ -218,11 +218,15 @@ def referral_issue(*, prepatient: Prepatient) -> tuple[ReferralCode, str]:
 
 
 def _check_hba1c(value: Decimal, field: str = "hba1c") -> None:
-    low, high = HBA1C_PLAUSIBLE
-    if not low <= value < high:
+    """The plausible range of HbA1c as the measurements have it by default (the
+    engine's ``units.MEASURES``), so an inclusion sample and a follow-up value are
+    judged alike."""
+    spec = units.MEASURES["hba1c"]
+    if not units.plausible(spec, value):
         raise InvalidInput(fields={field: _(
             "HbA1c %(value)s mmol/mol is outside the plausible range %(low)s–%(high)s."
-        ) % {"value": value, "low": low, "high": high}})
+        ) % {"value": value, "low": units.as_written(spec.plausible_min),
+             "high": units.as_written(spec.plausible_max)}})
 
 
 def _check_taken_on(taken_on: date) -> None:
@@ -325,7 +329,7 @@ def inclusion_decide(
     programme = prepatient.programme
     sample = deciding_sample(prepatient)
     today = clock.today()
-    candidate = rules.InclusionCandidate(
+    candidate = inclusion.InclusionCandidate(
         consent_valid=prepatient.consent_valid,
         hba1c=sample.hba1c if sample else None,
         age=age_on(prepatient.birth_date, today) if prepatient.birth_date else None,
@@ -358,8 +362,7 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
             raise ProviderNotAuthorized()
         today = clock.today()
         prepatient.enrolled_on = today
-        prepatient.end_date = rules.individual_end_date(
-            enrolled_on=today, programme_months=programme.programme_months)
+        prepatient.end_date = end_date(today, programme.programme_months)
         prepatient.baseline_sample = deciding_sample(prepatient)
         prepatient.state = PrepatientState.ACTIVE
         prepatient.current_provider = provider
@@ -399,12 +402,11 @@ def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = N
                                code="same_provider")
     lost_authorization = current is not None and not current.is_authorized
     today = clock.today()
-    if not rules.switch_allowed(
+    if not switch_allowed(
         enrolled_on=prepatient.enrolled_on, switch_months=prepatient.programme.switch_months,
         today=today, provider_lost_authorization=lost_authorization,
     ):
-        last_day = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
-                                           switch_months=prepatient.programme.switch_months)
+        last_day = switch_window_end(prepatient.enrolled_on, prepatient.programme.switch_months)
         raise SwitchNotAllowed(
             _("Switching was possible until %(date)s. In the last months of the programme "
               "you stay with your provider.") % {"date": last_day.isoformat()},
@@ -431,13 +433,6 @@ def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = N
                         enrolled_on=prepatient.enrolled_on.isoformat(),
                         end_date=prepatient.end_date.isoformat() if prepatient.end_date else None)
     return listing
-
-
-def provider_on(prepatient: Prepatient, day: date) -> Provider | None:
-    """Who the provider was on a given date (for attribution)."""
-    listing = (Listing.objects.filter(prepatient=prepatient, valid_from__lte=day)
-               .select_related("provider").order_by("-valid_from").first())
-    return listing.provider if listing else None
 
 
 # --- Lifecycle --------------------------------------------------------------

@@ -136,13 +136,25 @@ class ProviderLine(models.Model):
 
 
 class PrepatientLine(models.Model):
+    """One prepatient's result in a run.
+
+    A run writes hundreds of thousands of lines in one statement, so the references
+    to the run, the prepatient and the provider are checked once per statement, not
+    once per row: a statement-level trigger refuses lines whose run, prepatient or
+    provider does not exist, and triggers on those tables refuse to delete a row that
+    lines refer to (migration 0006). Deleting through the ORM is refused too (PROTECT).
+    """
+
     run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
-                            related_name="prepatient_lines")
+                            related_name="prepatient_lines", db_constraint=False,
+                            db_index=False)  # the unique (run, prepatient) index serves
     prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
-                                   on_delete=models.PROTECT, related_name="+")
+                                   on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False, db_index=False)
     pseudonym = models.CharField(_("programme ID"), max_length=16)
     provider = models.ForeignKey(Provider, verbose_name=_("attributed to"), null=True,
-                                 blank=True, on_delete=models.PROTECT, related_name="+")
+                                 blank=True, on_delete=models.PROTECT, related_name="+",
+                                 db_constraint=False, db_index=False)  # see "line_provider"
     result = models.CharField(_("result"), max_length=10)
     reason = models.CharField(_("reason"), max_length=64)
     end_date = models.DateField(_("end date"))

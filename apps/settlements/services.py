@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -179,9 +179,9 @@ def settlement_compute(*, run_id: int) -> SettlementRun:
                 return run
             PrepatientLine.objects.filter(run=run).delete()
             ProviderLine.objects.filter(run=run).delete()
-            method = _evaluate(run)
+            method, counts = _evaluate(run)
             SettlementRun.objects.filter(pk=run.pk).update(progress=70)
-            total = _settle_providers(run)
+            total = _settle_providers(run, counts)
             SettlementRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.COMPUTED, progress=100, computed_at=clock.now(),
                 method=method, total_amount=total, format_version=2)
@@ -192,12 +192,15 @@ def settlement_compute(*, run_id: int) -> SettlementRun:
     return SettlementRun.objects.get(pk=run_id)
 
 
-def _evaluate(run: SettlementRun) -> str:
+Counts = dict[int, tuple[int, int, int]]  # provider id: successes, failures, pending
+
+
+def _evaluate(run: SettlementRun) -> tuple[str, Counts]:
+    """Writes the run's prepatient lines; returns how, and each provider's counts."""
     if connection.vendor == "postgresql":
         from apps.settlements.dbpath import evaluate_in_sql
 
-        evaluate_in_sql(run=run)
-        return "sql"
+        return "sql", evaluate_in_sql(run=run).counts
     # SQLite (a first run on a laptop): the rule engine on the exported input.
     data = settlement_input(run.programme, run.as_of, run.data_cutoff)
     result = recompute(data)
@@ -212,27 +215,22 @@ def _evaluate(run: SettlementRun) -> str:
             evidence=[evidence_document(item) for item in e.evidence],
         ) for e in result.evaluations
     ], batch_size=5000)
-    return "engine"
+    counts = {provider_id(p.id): (p.successes, p.failures, p.pending)
+              for p in result.providers if p.attributed}
+    return "engine", counts
 
 
-def _settle_providers(run: SettlementRun) -> Decimal:
-    """One line per provider from the prepatient lines (aggregated in SQL)."""
+def _settle_providers(run: SettlementRun, counts: Counts) -> Decimal:
+    """One line per provider listed in the programme, from its counts."""
     payment = settlement_rules(run.programme).payment
-    counts = {row["provider_id"]: row for row in PrepatientLine.objects.filter(
-        run=run, provider__isnull=False).values("provider_id").annotate(
-            successes=Count("id", filter=Q(result="success")),
-            failures=Count("id", filter=Q(result="failure")),
-            pending=Count("id", filter=Q(result="pending")),
-        )}
     listed = set(Provider.objects.filter(
         listings__prepatient__programme=run.programme, listings__valid_from__lte=run.as_of,
         listings__created_at__lte=run.data_cutoff).values_list("id", flat=True).distinct())
     lines = []
     for pk in sorted(listed | set(counts)):
-        row = counts.get(pk, {"successes": 0, "failures": 0, "pending": 0})
-        settled = settle_counts(provider_key(pk), successes=row["successes"],
-                                failures=row["failures"], pending=row["pending"],
-                                payment=payment)
+        successes, failures, pending = counts.get(pk, (0, 0, 0))
+        settled = settle_counts(provider_key(pk), successes=successes, failures=failures,
+                                pending=pending, payment=payment)
         lines.append(ProviderLine(
             run=run, provider_id=pk, attributed=settled.attributed,
             successes=settled.successes, failures=settled.failures, pending=settled.pending,

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import DomainError
-from apps.registry.rules import FamilyHistory
+from prevention_engine.findrisc import FamilyHistory
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.programs.models import Programme
 from apps.registry.models import Prepatient
 from apps.registry.services import deciding_sample
+from prevention_engine.findrisc import earns_referral
 
 
 def current_programme() -> Programme | None:
@@ -36,7 +37,8 @@ def _screened(prepatient: Prepatient) -> bool:
 
 def _referred(prepatient: Prepatient) -> bool:
     latest = prepatient.screenings.order_by("-submitted_at", "-pk").first()
-    return latest is not None and latest.score >= prepatient.programme.findrisc_referral_threshold
+    return latest is not None and earns_referral(
+        latest.score, prepatient.programme.findrisc_referral_threshold)
 
 
 def steps(prepatient: Prepatient) -> list[Step]:

@@ -30,10 +30,8 @@ from apps.consent.models import ConsentKind, ConsentText
 from apps.consent.services import consent_grant, consent_text_current
 from apps.core import clock
 from apps.core.crypto import decrypt
-from apps.core.dates import add_months, age_on
 from apps.core.errors import DomainError, InvalidInput
 from apps.providers.models import Lab
-from apps.registry import rules
 from apps.registry.errors import InvalidTransition
 from apps.registry.models import (
     InclusionSample,
@@ -64,6 +62,9 @@ from apps.site.forms_journey import (
 )
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.models import QuestionnaireDraft
+from prevention_engine.dates import age_on
+from prevention_engine.findrisc import FamilyHistory, earns_referral
+from prevention_engine.inclusion import InclusionReason, recruitment_phase
 
 # The plaintext of a just-issued referral code, kept for one display only.
 REFERRAL_SESSION_KEY = "journey_referral_code"
@@ -82,7 +83,7 @@ def latest_screening(prepatient: Prepatient) -> Screening | None:
 def is_referred(prepatient: Prepatient, screening: Screening | None = None) -> bool:
     screening = screening if screening is not None else latest_screening(prepatient)
     return (screening is not None
-            and screening.score >= prepatient.programme.findrisc_referral_threshold)
+            and earns_referral(screening.score, prepatient.programme.findrisc_referral_threshold))
 
 
 def may_answer_questionnaire(prepatient: Prepatient) -> bool:
@@ -128,10 +129,10 @@ def recruitment(prepatient: Prepatient) -> dict[str, Any]:
     params = inclusion_params(programme)
     today = clock.today()
     return {
-        "phase": rules.recruitment_phase(params, today),
+        "phase": recruitment_phase(params, today),
         "opens_on": programme.start_date,
-        "priority_until": add_months(programme.start_date, programme.priority_months),
-        "closes_on": add_months(programme.start_date, programme.recruitment_months),
+        "priority_until": programme.priority_end,
+        "closes_on": programme.recruitment_end,
         "age_min": programme.priority_age_min,
         "age_max": programme.priority_age_max,
         "bmi_above": programme.priority_bmi_above,
@@ -496,7 +497,7 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
                     eats_vegetables_daily=answers["eats_vegetables_daily"] == "yes",
                     antihypertensive_medication=answers["antihypertensive_medication"] == "yes",
                     high_glucose_history=answers["high_glucose_history"] == "yes",
-                    family_history=rules.FamilyHistory(answers["family_history"]),
+                    family_history=FamilyHistory(answers["family_history"]),
                 )
             except InvalidTransition:
                 return redirect(journey.next_step(self.prepatient))
@@ -573,17 +574,17 @@ def _pending_self_report(prepatient: Prepatient) -> InclusionSample | None:
 
 # A heading for each of the rules' reasons; the rule's own message explains it.
 REASON_HEADINGS = {
-    rules.InclusionReason.INCLUDED: _("You can join the programme"),
-    rules.InclusionReason.BELOW_RANGE: _("Your blood sugar is normal"),
-    rules.InclusionReason.ABOVE_RANGE: _("Your blood sugar is above the programme's range"),
-    rules.InclusionReason.DIABETES: _("Your blood sugar is high"),
-    rules.InclusionReason.NOT_PRIORITY: _("You can join later"),
-    rules.InclusionReason.CAP_REACHED: _("The programme is full"),
-    rules.InclusionReason.CLOSED: _("The programme no longer takes in participants"),
-    rules.InclusionReason.NOT_OPEN: _("The programme has not opened yet"),
-    rules.InclusionReason.NO_SAMPLE: _("We are waiting for your blood test"),
-    rules.InclusionReason.NO_CONSENT: _("Your consent is needed"),
-    rules.InclusionReason.ALREADY_ENROLLED: _("You are already taking part"),
+    InclusionReason.INCLUDED: _("You can join the programme"),
+    InclusionReason.BELOW_RANGE: _("Your blood sugar is normal"),
+    InclusionReason.ABOVE_RANGE: _("Your blood sugar is above the programme's range"),
+    InclusionReason.DIABETES: _("Your blood sugar is high"),
+    InclusionReason.NOT_PRIORITY: _("You can join later"),
+    InclusionReason.CAP_REACHED: _("The programme is full"),
+    InclusionReason.CLOSED: _("The programme no longer takes in participants"),
+    InclusionReason.NOT_OPEN: _("The programme has not opened yet"),
+    InclusionReason.NO_SAMPLE: _("We are waiting for your blood test"),
+    InclusionReason.NO_CONSENT: _("Your consent is needed"),
+    InclusionReason.ALREADY_ENROLLED: _("You are already taking part"),
 }
 
 

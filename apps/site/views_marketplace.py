@@ -27,7 +27,7 @@ from apps.core import clock
 from apps.core.errors import DomainError
 from apps.providers.models import AuthorizationStatus, CoachType, DeliveryMode, Provider
 from apps.providers.validators import ACCESSIBILITY_CHOICES, NATIONAL
-from apps.registry import ratings, rules
+from apps.registry import ratings
 from apps.registry.errors import InclusionRefused
 from apps.registry.models import Prepatient, PrepatientState
 from apps.registry.services import inclusion_decide, listing_switch, prepatient_enroll
@@ -42,6 +42,12 @@ from apps.site.forms_marketplace import (
     languages,
 )
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
+from prevention_engine.dates import (
+    end_date,
+    switch_allowed,
+    switch_window_end,
+    switch_window_open,
+)
 
 PAGE_SIZE = 24
 _ACCESSIBILITY = dict(ACCESSIBILITY_CHOICES)
@@ -257,24 +263,25 @@ def choice_for(request: HttpRequest, prepatient: Prepatient | None,
                           continue_url=step_url(prepatient))
         if not provider.is_authorized:
             return Choice(Choice.NOT_AUTHORIZED)
-        return Choice(Choice.MAY_CHOOSE, window_open=True, window_end=rules.switch_window_end(
-            enrolled_on=today, switch_months=programme.switch_months))
+        return Choice(Choice.MAY_CHOOSE, window_open=True,
+                      window_end=switch_window_end(today, programme.switch_months))
     assert prepatient.enrolled_on is not None
-    window_end = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
-                                         switch_months=programme.switch_months)
+    window_end = switch_window_end(prepatient.enrolled_on, programme.switch_months)
     current = prepatient.current_provider
     lost = current is not None and not current.is_authorized
-    facts = Choice("", window_end=window_end, window_open=today <= window_end,
-                   lost_authorization=lost)
+    facts = Choice("", window_end=window_end, lost_authorization=lost,
+                   window_open=switch_window_open(enrolled_on=prepatient.enrolled_on,
+                                                  switch_months=programme.switch_months,
+                                                  today=today))
     if current is not None and current.pk == provider.pk:
         return replace(facts, kind=Choice.CURRENT)
     if prepatient.state != PrepatientState.ACTIVE:
         return replace(facts, kind=Choice.NOT_ACTIVE)
     if not provider.is_authorized:
         return replace(facts, kind=Choice.NOT_AUTHORIZED)
-    if rules.switch_allowed(enrolled_on=prepatient.enrolled_on,
-                            switch_months=programme.switch_months, today=today,
-                            provider_lost_authorization=lost):
+    if switch_allowed(enrolled_on=prepatient.enrolled_on,
+                      switch_months=programme.switch_months, today=today,
+                      provider_lost_authorization=lost):
         return replace(facts, kind=Choice.MAY_SWITCH)
     return replace(facts, kind=Choice.WINDOW_CLOSED)
 
@@ -326,9 +333,8 @@ class ChooseView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateView
         context.update(provider=provider,
                        choice=choice_for(self.request, self.prepatient, provider),
                        programme=self.prepatient.programme,
-                       ends_on=rules.individual_end_date(
-                           enrolled_on=clock.today(),
-                           programme_months=self.prepatient.programme.programme_months),
+                       ends_on=end_date(clock.today(),
+                                        self.prepatient.programme.programme_months),
                        result_url=reverse("site:result"))
         return context
 
@@ -348,9 +354,10 @@ class ChooseView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateView
                 provider=provider, error=error.message))
         prepatient.refresh_from_db()
         assert prepatient.enrolled_on is not None
-        window_end = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
-                                             switch_months=prepatient.programme.switch_months)
-        if clock.today() <= window_end:
+        switch_months = prepatient.programme.switch_months
+        window_end = switch_window_end(prepatient.enrolled_on, switch_months)
+        if switch_window_open(enrolled_on=prepatient.enrolled_on, switch_months=switch_months,
+                              today=clock.today()):
             messages.success(request, _(
                 "You are now listed with %(provider)s. You can switch provider until "
                 "%(date)s.") % {"provider": provider.name, "date": long_date(window_end)})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ from apps.measurements.models import (
 from apps.measurements.selectors import hba1c_series
 from apps.measurements.services import followup_status
 from apps.providers.models import Provider
-from apps.registry import ratings, rules
+from apps.registry import ratings
 from apps.registry.models import (
     ExclusionReason,
     LifecycleEvent,
@@ -50,6 +50,8 @@ from apps.registry.models import (
 from apps.site.forms_marketplace import ResearchConsentForm, WithdrawConsentForm
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.views_marketplace import NeverCacheMixin, long_date, step_url
+from prevention_engine import followup
+from prevention_engine.dates import switch_allowed, switch_window_end
 
 
 def _source(kind: str) -> str:
@@ -151,12 +153,14 @@ def _followups(prepatient: Prepatient) -> dict[str, Any]:
         return {}
     status = followup_status(prepatient=prepatient)
     today = clock.today()
-    grace = timedelta(days=prepatient.programme.followup_grace_days)
+    grace = prepatient.programme.followup_grace_days
     upcoming = next((row for row in status if not row["complete"] and row["due_on"] >= today),
                     None)
     # A deadline that passed before a reinstatement was forgiven; one still running counts.
     overdue = next((row for row in reversed(status)
-                    if row["overdue"] and row["due_on"] + grace >= today), None)
+                    if row["overdue"] and not followup.exclusion_due(
+                        due_on=row["due_on"], complete=row["complete"], today=today,
+                        grace_days=grace)), None)
     codes = {code for row in (upcoming, overdue) if row for code in row["missing"]}
     names = {item.code: item.name for item in MeasurementType.objects.filter(code__in=codes)}
 
@@ -164,7 +168,8 @@ def _followups(prepatient: Prepatient) -> dict[str, Any]:
         if row is None:
             return None
         return {**row, "missing_names": [names.get(code, code) for code in row["missing"]],
-                "deadline": row["due_on"] + grace}
+                "deadline": followup.exclusion_deadline(due_on=row["due_on"],
+                                                        grace_days=grace)}
 
     return {"next_due": named(upcoming), "overdue": named(overdue)}
 
@@ -188,8 +193,7 @@ class MyPageView(NeverCacheMixin, PrepatientMixin, TemplateView):
         today = clock.today()
         provider = prepatient.current_provider
         lost = provider is not None and not provider.is_authorized
-        window_end = rules.switch_window_end(enrolled_on=prepatient.enrolled_on,
-                                             switch_months=programme.switch_months)
+        window_end = switch_window_end(prepatient.enrolled_on, programme.switch_months)
         listing = (Listing.objects.filter(prepatient=prepatient).order_by("-valid_from", "-pk")
                    .first())
         rows = hba1c_rows(prepatient)
@@ -200,7 +204,9 @@ class MyPageView(NeverCacheMixin, PrepatientMixin, TemplateView):
             state_label=label, state_sentence=sentence, active=active,
             listed_since=listing.valid_from if listing else None,
             provider_lost_authorization=lost, window_end=window_end,
-            switch_open=active and (lost or today <= window_end),
+            switch_open=active and switch_allowed(
+                enrolled_on=prepatient.enrolled_on, switch_months=programme.switch_months,
+                today=today, provider_lost_authorization=lost),
             hba1c_rows=rows, chart=chart_data(rows, programme.outcome_below) if rows else None,
             target=programme.outcome_below,
             ratings=self._ratings(prepatient),
@@ -300,7 +306,7 @@ def _may_switch(prepatient: Prepatient) -> bool:
     if prepatient.state != PrepatientState.ACTIVE or prepatient.enrolled_on is None:
         return False
     current = prepatient.current_provider
-    return rules.switch_allowed(
+    return switch_allowed(
         enrolled_on=prepatient.enrolled_on, switch_months=prepatient.programme.switch_months,
         today=clock.today(), provider_lost_authorization=current is not None
         and not current.is_authorized)

@@ -40,7 +40,6 @@ from apps.core import clock
 from apps.core.models import User
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
-from apps.registry import rules
 from apps.registry.models import (
     InclusionSample,
     LifecycleEvent,
@@ -51,6 +50,7 @@ from apps.registry.models import (
     PrepatientState,
     Screening,
 )
+from prevention_engine.dates import switch_window_end
 from tests.browser.helpers import (
     LANGUAGES,
     PHONE,
@@ -471,8 +471,7 @@ def choose_a_provider(page: Page, lang: str, walker: Walker, shots: Screenshots)
     check_page(page, name="choose a provider", lang=lang)
     shots.take(page, "choose")
     programme = Programme.objects.get(code="prediabetes-2026")
-    window_end = rules.switch_window_end(enrolled_on=DAY_ONE,
-                                         switch_months=programme.switch_months)
+    window_end = switch_window_end(DAY_ONE, programme.switch_months)
     assert long_date(lang, window_end) in page.locator("main").inner_text()
     # Pressed twice: the page sends it once, and the server would refuse a repeat.
     confirm = button(page, lang, "Yes, choose %(name)s", name=FIRST_PROVIDER)

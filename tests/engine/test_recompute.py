@@ -273,6 +273,15 @@ def test_the_engine_runs_in_a_fresh_virtual_environment_with_no_packages(tmp_pat
     assert done.returncode == 0, done.stderr
     result = json.loads((work / "result.json").read_text())
     assert result["total_amount"] == "1128000.00"
+    every_module = subprocess.run(
+        [python, "-S", "-c", "import importlib, pkgutil, prevention_engine\n"
+         "for module in pkgutil.iter_modules(prevention_engine.__path__):\n"
+         "    if module.name != '__main__':\n"
+         "        importlib.import_module('prevention_engine.' + module.name)\n"
+         "print(sorted(m.name for m in pkgutil.iter_modules(prevention_engine.__path__)))"],
+        cwd=work, env=_bare_environment(), capture_output=True, text=True, timeout=60)
+    assert every_module.returncode == 0, every_module.stderr  # the standard library only
+    assert "interchange" in every_module.stdout and "followup" in every_module.stdout
     bad = subprocess.run([python, "-m", "prevention_engine", "recompute", "-"],
                          input='{"format": "prevention-settlement-input/2"}', cwd=work,
                          env=_bare_environment(), capture_output=True, text=True, timeout=60)

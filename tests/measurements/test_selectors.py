@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.core import clock
 from apps.measurements import selectors
@@ -26,12 +28,13 @@ from apps.measurements.services import (
 )
 from apps.programs.models import Programme
 from apps.providers.models import Provider
-from apps.registry.models import ExclusionReason, Prepatient
+from apps.registry.models import ExclusionReason, Prepatient, PrepatientState
 from apps.registry.services import (
     lifecycle_exclude,
     lifecycle_register_death,
     prepatient_enroll,
 )
+from prevention_engine import followup
 from tests.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +270,39 @@ def test_overdue_matches_the_service_that_excludes_and_reminds(
     assert mine == service
     assert [(due.prepatient_id, due.index) for due in mine] == [
         (late.pk, 0), (done.pk, 1), (late.pk, 1)]
+
+
+# --- "Overdue" in SQL is the engine's rule ----------------------------------------------
+
+STATES = [PrepatientState.ACTIVE, PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
+          PrepatientState.COMPLETED, PrepatientState.DROPPED_OUT]
+DAYS = st.dates(min_value=date(2026, 8, 1), max_value=date(2027, 3, 1))
+COMPLETED_AT = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_overdue_queryset_is_the_engine_rule_on_generated_dates(
+    programme: Programme, data: Any
+) -> None:
+    dues: list[FollowUpDue] = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        prepatient = Prepatient.objects.create(
+            programme=programme, state=data.draw(st.sampled_from(STATES)),
+            enrolled_on=ENROLL_ON, end_date=date(2028, 8, 3), consent_valid=True)
+        days = data.draw(st.lists(DAYS, min_size=0, max_size=4, unique=True))
+        for index, day in enumerate(sorted(days)):
+            dues.append(FollowUpDue.objects.create(
+                prepatient=prepatient, index=index, due_on=day, window_start=day,
+                window_end=day, completed_at=COMPLETED_AT if data.draw(st.booleans()) else None))
+    today = data.draw(st.one_of(DAYS, st.sampled_from([due.due_on for due in dues] or
+                                                     [ENROLL_ON])))
+
+    in_sql = selectors.overdue(FollowUpDue.objects.filter(pk__in=[due.pk for due in dues]),
+                               today)
+    by_rule = {due.pk for due in dues
+               if due.prepatient.state == PrepatientState.ACTIVE
+               and followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
+                                    today=today)}
+    assert set(in_sql.values_list("pk", flat=True)) == by_rule

@@ -11,12 +11,12 @@ from django.utils import translation
 from apps.consent.models import ConsentKind
 from apps.consent.services import consent_withdraw
 from apps.core import clock
-from apps.core.dates import add_months
 from apps.providers.models import DecisionKind
 from apps.providers.services import authorization_decide
 from apps.registry.errors import SwitchNotAllowed
 from apps.registry.models import ListingReason
 from apps.registry.services import listing_switch, prepatient_enroll
+from prevention_engine.dates import add_months
 from tests.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db

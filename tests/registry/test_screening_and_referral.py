@@ -10,13 +10,13 @@ from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.registry.errors import ReferralCodeNotValid
 from apps.registry.models import ReferralCode, SampleSource
-from apps.registry.rules import FamilyHistory
 from apps.registry.services import (
     REFERRAL_ALPHABET,
     inclusion_sample_record_lab,
     inclusion_sample_record_self,
     screening_submit,
 )
+from prevention_engine.findrisc import FamilyHistory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,11 +106,22 @@ def test_a_new_code_makes_the_older_one_stop_working(candidate) -> None:
                                         lab_reference="LAB-1")
 
 
-@pytest.mark.parametrize("value", ["9.9", "200"])
+@pytest.mark.parametrize("value", ["14.9", "195.1"])
 def test_implausible_hba1c_values_are_refused(candidate, value: str) -> None:
     with clock.travel_to(DAY), pytest.raises(InvalidInput) as refused:
         inclusion_sample_record_self(prepatient=candidate, hba1c=Decimal(value), taken_on=DAY)
     assert "hba1c" in refused.value.fields
+    assert "15–195" in str(refused.value.fields["hba1c"])
+
+
+@pytest.mark.parametrize("value", ["15", "195"])
+def test_an_inclusion_sample_has_the_plausible_range_of_the_measurements(
+    candidate, value: str
+) -> None:
+    with clock.travel_to(DAY):
+        sample = inclusion_sample_record_self(prepatient=candidate, hba1c=Decimal(value),
+                                              taken_on=DAY)
+    assert sample.hba1c == Decimal(value)
 
 
 def test_sample_dates_in_the_future_are_refused(candidate) -> None:

@@ -12,8 +12,8 @@ from apps.registry.services import (
     lifecycle_drop_out,
     listing_switch,
     prepatient_enroll,
-    provider_on,
 )
+from prevention_engine.evaluation import provider_on
 from tests.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,11 +66,13 @@ def test_the_listing_history_answers_who_the_provider_was_on_a_date(enrolled) ->
     second = ProviderFactory()
     with clock.travel_to(date(2027, 3, 15)):
         listing_switch(prepatient=prepatient, provider=second)
-    assert provider_on(prepatient, date(2026, 8, 2)) is None
-    assert provider_on(prepatient, ENROLLED) == first
-    assert provider_on(prepatient, date(2027, 3, 14)) == first
-    assert provider_on(prepatient, date(2027, 3, 15)) == second
-    assert Listing.objects.filter(prepatient=prepatient).count() == 2
+    history = [(listing.provider, listing.valid_from)
+               for listing in Listing.objects.filter(prepatient=prepatient)]
+    assert provider_on(history, date(2026, 8, 2)) is None
+    assert provider_on(history, ENROLLED) == first
+    assert provider_on(history, date(2027, 3, 14)) == first
+    assert provider_on(history, date(2027, 3, 15)) == second
+    assert len(history) == 2
 
 
 def test_switching_to_an_unauthorized_or_the_same_provider_is_refused(enrolled) -> None:

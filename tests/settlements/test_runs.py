@@ -218,7 +218,7 @@ def test_a_printable_report_per_provider_explains_every_line(computed, programme
     prepatient_line = PrepatientLine.objects.get(run=computed)
     content = response.content.decode()
     assert prepatient_line.pseudonym in content and prepatient_line.reason in content
-    assert "Not yet evaluated: the outcome window ends on 2028-09-02" in content
+    assert "Ännu inte utvärderad: utfallsfönstret slutar den 2028-09-02" in content
     assert "@media print" in content
     assert AccessLogEntry.objects.filter(what="settlement report").count() == 1
 
@@ -256,3 +256,23 @@ def test_the_budget_overview_shows_committed_and_provisional_amounts(computed, p
     page = settlement_viewer.get("/admin/settlements/settlementrun/")
     assert page.status_code == 200
     assert "999906000" in page.content.decode().replace("\xa0", "").replace(" ", "")
+
+
+def test_lines_refer_only_to_rows_that_exist_and_keep_them(computed) -> None:
+    """References are checked per statement (not per row) and the rows they name are kept."""
+    line = PrepatientLine.objects.get(run=computed)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrepatientLine.objects.create(run=computed, prepatient_id=10**12, pseudonym="x",
+                                      result="failure", reason="dropped_out",
+                                      end_date=line.end_date)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrepatientLine.objects.create(run_id=10**12, prepatient=line.prepatient,
+                                      pseudonym="y", result="failure", reason="dropped_out",
+                                      end_date=line.end_date)
+    from django.db import connection
+
+    for table, pk in (("registry_prepatient", line.prepatient_id),
+                      ("settlements_settlementrun", computed.pk)):
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
+    assert PrepatientLine.objects.filter(pk=line.pk).exists()

@@ -24,7 +24,6 @@ from apps.registry.models import (
     SampleSource,
     Screening,
 )
-from apps.registry.rules import FamilyHistory
 from apps.registry.services import (
     inclusion_sample_record_lab,
     prepatient_register,
@@ -33,6 +32,7 @@ from apps.registry.services import (
 )
 from apps.site.models import QuestionnaireDraft
 from apps.site.views_journey import REFERRAL_SESSION_KEY, VERIFIED_PERSONNUMMER_SESSION_KEY
+from prevention_engine.findrisc import FamilyHistory
 from tests.factories import ProviderFactory, UserFactory
 from tests.providers.factories import LabFactory
 from tests.registry.builders import personnummer
