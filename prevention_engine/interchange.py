@@ -419,12 +419,12 @@ class _Reader:
             if on is not None and type(given) is dict:
                 if not given:
                     return _new(Baseline, (on, _NO_VALUES))
-                values = self.baseline_values(given)
+                values = self.given_baseline_values(given)
                 if values is not None:
                     return _new(Baseline, (on, values))
         return self.checked_baseline(value, f"{prepatient_path}.baseline")
 
-    def baseline_values(self, given: dict[str, Any]) -> dict[str, BaselineValue] | None:
+    def given_baseline_values(self, given: dict[str, Any]) -> dict[str, BaselineValue] | None:
         values: dict[str, BaselineValue] = {}
         for measure, entry in given.items():
             if type(entry) is not dict:
