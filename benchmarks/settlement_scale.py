@@ -464,13 +464,13 @@ def time_limit() -> tuple[float, list[tuple[Any, ...]]]:
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("TRUNCATE limit_lines")
+    started = time.perf_counter()  # to the commit, as the platform's run is timed
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        started = time.perf_counter()
         cursor.execute(LIMIT_SQL, {"as_of": AS_OF})
         counts = cursor.fetchall()
-        return time.perf_counter() - started, counts
+    return time.perf_counter() - started, counts
 
 
 def time_platform(programme: Any) -> Any:

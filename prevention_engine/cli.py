@@ -16,7 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from prevention_engine.interchange import InvalidSettlementInput, loads, recompute, result_lines
+from prevention_engine.interchange import (
+    InvalidSettlementInput,
+    recompute_file_content,
+    result_lines,
+)
 
 INVALID = 2
 
@@ -51,7 +55,7 @@ def recompute_file(source: str, out: Writer) -> None:
         raise InputError(f"{source}: cannot be read ({error.strerror})") from None
     with _without_cycle_collection():
         try:
-            result = recompute(loads(raw))
+            result = recompute_file_content(raw)
         except InvalidSettlementInput as error:
             raise InputError(str(error)) from None
         for piece in result_lines(result, raw):

@@ -138,16 +138,19 @@ def _disqualifying(disqualifier: Disqualifier, samples: Sequence[Sample], start:
     """The earliest sample (by date, then as given) that satisfies the disqualifier."""
     holds = OPERATORS[disqualifier.op]
     measure, sources, threshold = disqualifier.measure, disqualifier.sources, disqualifier.threshold
+    unit = disqualifier.unit
     found: Sample | None = None
+    found_on = last
     for sample in samples:
-        taken_on = sample.taken_on
-        if (sample.measure != measure or sample.source not in sources
-                or not start <= taken_on <= last
-                or (found is not None and taken_on >= found.taken_on)):
+        sample_measure, value, _text, sample_unit, taken_on, source, _reference = sample
+        if (sample_measure != measure or source not in sources
+                or not start <= taken_on <= found_on
+                or (found is not None and taken_on == found_on)):
             continue
-        if holds(plan.convert(measure, sample.value, sample.unit, disqualifier.unit)[0],
-                 threshold):
-            found = sample
+        if sample_unit != unit:
+            value = plan.convert(measure, value, sample_unit, unit)[0]
+        if holds(value, threshold):
+            found, found_on = sample, taken_on
     if found is None:
         return None
     value, text = plan.convert(measure, found.value, found.unit, disqualifier.unit)
@@ -172,8 +175,8 @@ def _criterion(criterion: Criterion, prepatient: PrepatientIn, end: date,
                plan: _Plan) -> Evidence:
     first, last = end - plan.window, end + plan.window
     measure, sources = criterion.measure, criterion.sources
-    found = [s for s in prepatient.measurements
-             if s.measure == measure and s.source in sources and first <= s.taken_on <= last]
+    found = [s for s in prepatient.measurements  # the window first: it excludes the most
+             if first <= s.taken_on <= last and s.measure == measure and s.source in sources]
     baseline: Decimal | None = None
     baseline_text: str | None = None
     if criterion.compare != "value":

@@ -41,6 +41,7 @@ from prevention_engine.model import (
     Payment,
     PrepatientIn,
     ProviderSettlement,
+    Result,
     Rules,
     Sample,
 )
@@ -76,6 +77,7 @@ class InvalidSettlementInput(ValueError):
 # Tuples made without the named tuple's Python-level constructor (the hot loops).
 _new = tuple.__new__
 _SAMPLE_FIELDS = operator.itemgetter("type", "value", "unit", "taken_on", "source")
+_NAME = object()  # a key no decoded document can hold
 
 
 class ProviderIn(NamedTuple):
@@ -333,8 +335,16 @@ class _Reader:
                                            if c.compare == "percent_change")
         self.ended = {p.id: p.authorization_ended_on for p in providers.values()
                       if p.authorization_ended_on is not None}
+        # What repeats is read once and shared: a date per text, a value and its text
+        # per text, and the measure's, unit's and source's names (so that the decoded
+        # document's strings are freed with it).
         self.dates: dict[str, date] = {}
         self.decimals: dict[str, Decimal] = {}
+        self.texts: dict[str, str] = {}
+        # Per measure the rules name: its name (under _NAME) and each unit it is accepted in.
+        self.units_of = {measure: {_NAME: measure, **{unit: unit for unit in units}}
+                         for measure, units in self.accepted.items()}
+        self.source_names = {source: source for source in self.sources}
 
     def day(self, value: Any, path: str) -> date:
         if type(value) is str:
@@ -352,6 +362,7 @@ class _Reader:
                 return known
         parsed = _decimal(value, path)
         self.decimals[value] = parsed
+        self.texts[value] = value
         return parsed
 
     def unit(self, measure: str, value: Any, path: str) -> str:
@@ -499,21 +510,26 @@ class _Reader:
 
     def samples(self, items: list[Any], path: str) -> tuple[Sample, ...]:
         """The hot loop of reading. Values and dates already seen are taken from the
-        caches; anything else (a first occurrence, or an error to name) goes through
+        caches, and so are the names of measures, units and sources (shared, so that the
+        decoded document's strings are freed with it); anything else (a first
+        occurrence, a measure no rule names, or an error to name) goes through
         ``checked_samples``."""
-        dates, decimals, sources, accepted = self.dates, self.decimals, self.sources, self.accepted
+        decimals, texts, dates = self.decimals, self.texts, self.dates
+        units_of, source_names = self.units_of, self.source_names
         new = _new
-        samples = []
+        samples: list[Sample] = []
+        append = samples.append
         try:
             for measure, text, unit, taken, source in map(_SAMPLE_FIELDS, items):
                 value = decimals.get(text)
                 taken_on = dates.get(taken)
-                if (value is None or taken_on is None or source not in sources
-                        or type(measure) is not str or not measure
-                        or type(unit) is not str or not unit
-                        or (measure in accepted and unit not in accepted[measure])):
+                source = source_names.get(source)
+                names = units_of.get(measure)
+                if (value is None or taken_on is None or source is None or names is None
+                        or unit not in names):
                     return self.checked_samples(items, path)
-                samples.append(new(Sample, (measure, value, text, unit, taken_on, source, "")))
+                append(new(Sample, (names[_NAME], value, texts[text], names[unit], taken_on,
+                                    source, "")))
         except (KeyError, TypeError):  # not an object, a field missing, a list as a value
             return self.checked_samples(items, path)
         return tuple(samples)
@@ -552,9 +568,8 @@ def _providers(value: Any, path: str, version: int) -> dict[str, ProviderIn]:
     return providers
 
 
-def parse(document: Any) -> SettlementInput:
-    """Validates a decoded input document of either version; raises
-    ``InvalidSettlementInput`` naming the first offending path."""
+def _head(document: Any) -> tuple[int, date, Rules, dict[str, ProviderIn], list[Any]]:
+    """Everything of an input but its prepatients, validated; and the prepatients' list."""
     root = _obj(document, "$")
     kind = _string(*_field(root, "format", ""))
     if kind not in INPUT_FORMATS:
@@ -564,30 +579,47 @@ def parse(document: Any) -> SettlementInput:
     programme_value, programme_path = _field(root, "programme", "")
     rules = (_rules_v2 if version == 2 else _rules_v1)(programme_value, programme_path)
     providers = _providers(*_field(root, "providers", ""), version)
-    reader = _Reader(version, rules, providers)
-    prepatients_value, prepatients_path = _field(root, "prepatients", "")
-    prepatients = []
+    prepatients = _list(*_field(root, "prepatients", ""))
+    return version, as_of, rules, providers, prepatients
+
+
+def _prepatients(reader: _Reader, items: list[Any], *,
+                 consume: bool = False) -> Iterator[PrepatientIn]:
+    """Each prepatient read and checked in turn; ``consume`` lets go of each decoded
+    entry once read, so that its memory serves what follows."""
     seen: set[str] = set()
-    for index, entry in enumerate(_list(prepatients_value, prepatients_path)):
+    for index, entry in enumerate(items):
+        if consume:
+            items[index] = None
         entry_path = f"prepatients[{index}]"
         prepatient = reader.prepatient(entry, entry_path)
         if prepatient.id in seen:
             raise InvalidSettlementInput(f"{entry_path}.id", "duplicate prepatient id")
         seen.add(prepatient.id)
-        prepatients.append(prepatient)
+        yield prepatient
+
+
+def parse(document: Any) -> SettlementInput:
+    """Validates a decoded input document of either version; raises
+    ``InvalidSettlementInput`` naming the first offending path."""
+    version, as_of, rules, providers, items = _head(document)
+    prepatients = tuple(_prepatients(_Reader(version, rules, providers), items))
     return SettlementInput(version=version, as_of=as_of, rules=rules,
-                           providers=tuple(providers.values()), prepatients=tuple(prepatients))
+                           providers=tuple(providers.values()), prepatients=prepatients)
 
 
-def loads(raw: bytes | str) -> SettlementInput:
-    """Decodes and validates a file's content."""
+def _decoded(raw: bytes | str) -> Any:
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidSettlementInput("$", f"not valid JSON ({error})") from None
     except RecursionError:
         raise InvalidSettlementInput("$", "nested too deeply") from None
-    return parse(document)
+
+
+def loads(raw: bytes | str) -> SettlementInput:
+    """Decodes and validates a file's content."""
+    return parse(_decoded(raw))
 
 
 # --- Computing ---------------------------------------------------------------------------
@@ -595,9 +627,24 @@ def loads(raw: bytes | str) -> SettlementInput:
 
 def recompute(data: SettlementInput) -> SettlementResult:
     evaluations = tuple(evaluate(p, data.rules, data.as_of) for p in data.prepatients)
-    providers = settle((p.id for p in data.providers), evaluations, data.rules.payment)
-    return SettlementResult(version=data.version, as_of=data.as_of, programme=data.rules.code,
-                            providers=providers, evaluations=evaluations)
+    return _result(data.version, data.as_of, data.rules, data.providers, evaluations)
+
+
+def recompute_file_content(raw: bytes | str) -> SettlementResult:
+    """``recompute(loads(raw))`` with each prepatient evaluated as soon as it is read
+    and let go of after: the same result, and the same first error, in less memory."""
+    version, as_of, rules, providers, items = _head(_decoded(raw))
+    reader = _Reader(version, rules, providers)
+    evaluations = tuple([evaluate(p, rules, as_of)
+                         for p in _prepatients(reader, items, consume=True)])
+    return _result(version, as_of, rules, tuple(providers.values()), evaluations)
+
+
+def _result(version: int, as_of: date, rules: Rules, providers: Iterable[ProviderIn],
+            evaluations: tuple[Evaluation, ...]) -> SettlementResult:
+    settled = settle((p.id for p in providers), evaluations, rules.payment)
+    return SettlementResult(version=version, as_of=as_of, programme=rules.code,
+                            providers=settled, evaluations=evaluations)
 
 
 # --- Writing results -----------------------------------------------------------------------
@@ -614,11 +661,14 @@ def _sample_document(sample: Sample) -> dict[str, Any]:
 
 def evidence_document(evidence: Evidence) -> dict[str, Any]:
     """One evidence entry: the format's fields, then the rule it applied."""
+    threshold = _thresholds.get(evidence.threshold)
+    if threshold is None:
+        threshold = _thresholds[evidence.threshold] = plain(evidence.threshold)
     document: dict[str, Any] = {
         "measure": evidence.measure, "quantity": evidence.quantity_text, "unit": evidence.unit,
         "samples": [_sample_document(sample) for sample in evidence.samples],
         "baseline": evidence.baseline_text, "met": evidence.met, "rule": evidence.rule,
-        "op": evidence.op, "threshold": plain(evidence.threshold),
+        "op": evidence.op, "threshold": threshold,
     }
     if evidence.rule == "criterion":
         document["aggregate"] = evidence.aggregate
@@ -628,13 +678,18 @@ def evidence_document(evidence: Evidence) -> dict[str, Any]:
     return document
 
 
+# A programme has a handful of thresholds: each written once.
+_thresholds: dict[Decimal, str] = {}
+_RESULT_TEXT = {result: result.value for result in Result}
+
+
 def v1_reason(reason: str) -> str:
     return V1_REASONS.get(reason.split(":", 1)[0], reason)
 
 
 def prepatient_result(evaluation: Evaluation, version: int) -> dict[str, Any]:
     document: dict[str, Any] = {"id": evaluation.id, "provider": evaluation.provider,
-                                "result": evaluation.result.value}
+                                "result": _RESULT_TEXT[evaluation.result]}
     if version == 1:
         sample = evaluation.evidence[0].samples[0] if (
             evaluation.evidence and evaluation.evidence[0].samples) else None

@@ -309,3 +309,71 @@ def test_pip_installs_the_engine_alone_and_it_recomputes(tmp_path: Path) -> None
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["total_amount"] == "1128000.00"
+
+
+# --- The streamed reading of the command line ------------------------------------------------
+
+
+def _case_inputs() -> list[Any]:
+    from tests.engine.test_independent_reading import ALL_CASES, _input_bytes
+
+    return [pytest.param(_input_bytes(case), id=name) for name, case in ALL_CASES]
+
+
+@pytest.mark.parametrize("raw", _case_inputs())
+def test_the_streamed_reading_gives_the_same_result_or_the_same_error(raw: bytes) -> None:
+    """The command line evaluates each prepatient as it reads it; the result, or the first
+    error, is what reading the whole file first gives."""
+    from prevention_engine.interchange import (
+        InvalidSettlementInput,
+        loads,
+        recompute_file_content,
+        result_document,
+    )
+    from prevention_engine.interchange import recompute as recompute_input
+
+    try:
+        expected = result_document(recompute_input(loads(raw)), raw)
+    except InvalidSettlementInput as error:
+        with pytest.raises(InvalidSettlementInput) as streamed:
+            recompute_file_content(raw)
+        assert str(streamed.value) == str(error)
+    else:
+        assert result_document(recompute_file_content(raw), raw) == expected
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m.update({"unit": "mg/dL"}), "measurements[1].unit: not one of %, mmol/mol"),
+    (lambda m: m.update({"unit": ""}), "measurements[1].unit: not a non-empty string"),
+    (lambda m: m.update({"unit": ["mmol/mol"]}), "measurements[1].unit: not a non-empty string"),
+    (lambda m: m.update({"source": "fax"}), "measurements[1].source: not one of"),
+    (lambda m: m.update({"source": None}), "measurements[1].source: not a non-empty string"),
+    (lambda m: m.update({"value": 40}), "measurements[1].value: not a decimal string"),
+    (lambda m: m.update({"value": "4O"}), "measurements[1].value: not a decimal string"),
+    (lambda m: m.update({"taken_on": "2028-02-30"}), "measurements[1].taken_on: not a date"),
+    (lambda m: m.pop("taken_on"), "measurements[1].taken_on: missing"),
+    (lambda m: m.update({"type": ""}), "measurements[1].type: not a non-empty string"),
+])
+def test_a_bad_sample_among_values_seen_before_is_named(tmp_path: Path, capsys, change,
+                                                         message: str) -> None:
+    """Values, dates and names seen in earlier prepatients are read from caches; a sample
+    that differs in one field from what was seen is still checked and named."""
+    document = one_provider_programme(6, 3)
+    for person in document["prepatients"]:
+        person["measurements"].append(dict(person["measurements"][0], taken_on="2027-02-03"))
+    change(document["prepatients"][5]["measurements"][1])
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SystemExit) as exit_:
+        call_command("settlement_recompute", str(path))
+    assert exit_.value.code == 2
+    assert f"prepatients[5].{message}" in capsys.readouterr().err
+
+
+def test_a_measure_no_rule_names_is_read_in_any_unit_among_cached_values(tmp_path: Path) -> None:
+    document = one_provider_programme(4, 4)
+    for person in document["prepatients"]:
+        person["measurements"].append({"type": "weight", "value": "40", "unit": "kg",
+                                       "taken_on": "2028-02-03", "source": "provider"})
+    result = recompute(tmp_path, document)
+    assert [p["result"] for p in result["prepatients"]] == ["success"] * 4
