@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from prevention_engine import arithmetic
-from prevention_engine.dates import add_months
+from prevention_engine.dates import end_date, switch_window_end
 from prevention_engine.model import (
     OPERATORS,
     Criterion,
@@ -39,9 +39,8 @@ REINSTATED = EventType.REINSTATED.value
 ENDING = frozenset({EventType.DROPPED_OUT.value, EventType.CONSENT_WITHDRAWN.value})
 
 
-@lru_cache(maxsize=4096)
-def _end(enrolled_on: date, months: int) -> date:
-    return add_months(enrolled_on, months)
+# A prepatient's end date, remembered: enrollment days repeat across a programme.
+_end = lru_cache(maxsize=4096)(end_date)
 
 
 def provider_on(listings: Sequence[tuple[P, date]], day: date) -> P | None:
@@ -266,7 +265,7 @@ def late_listing(prepatient: PrepatientIn, rules: Rules,
     """Rule 5: the index of the first listing that starts after the switching window
     without the provider listed just before it having lost its authorization by
     then; None when every listing is valid."""
-    last_day = _end(prepatient.enrolled_on, rules.switch_months)
+    last_day = switch_window_end(prepatient.enrolled_on, rules.switch_months)
     ordered = sorted(enumerate(prepatient.listings), key=lambda pair: pair[1].valid_from)
     previous: str | None = None
     for index, listing in ordered:
