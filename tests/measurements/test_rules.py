@@ -4,8 +4,10 @@ says why in a sentence. The conversions and ranges themselves are the engine's
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -53,33 +55,21 @@ def test_the_types_are_the_engines_measures_with_a_label_each():
         assert str(spec.display_name)
 
 
-# What the measurement-types data migration (0002) writes; it reads DEFAULT_TYPES and
-# LOINC live, so these must not change (later changes are data or new migrations).
-WRITTEN_BY_THE_MIGRATION = [
-    ("hba1c", "mmol/mol", 1, "15", "195", [("%", "2.15", "10.929")], False, "59261-8"),
-    ("triglycerides", "mmol/L", 2, "0.1", "50", [("mg/dL", "0", "0.01129")], False, "14927-8"),
-    ("cholesterol_total", "mmol/L", 2, "1", "20", [("mg/dL", "0", "0.02586")], False,
-     "14647-2"),
-    ("ldl", "mmol/L", 2, "0.1", "15", [("mg/dL", "0", "0.02586")], False, "22748-8"),
-    ("hdl", "mmol/L", 2, "0.1", "5", [("mg/dL", "0", "0.02586")], False, "14646-4"),
-    ("weight", "kg", 1, "25", "350", [("g", "0", "0.001")], False, "29463-7"),
-    ("height", "cm", 1, "100", "250", [("m", "0", "100")], False, "8302-2"),
-    ("bmi", "kg/m2", 1, "10", "80", [], True, "39156-5"),
-    ("waist", "cm", 1, "40", "250", [], False, "8280-0"),
-    ("findrisc", "score", 0, "0", "26", [], False, ""),
-    ("bp_systolic", "mm[Hg]", 0, "60", "260", [("mmHg", "0", "1")], False, "8480-6"),
-    ("bp_diastolic", "mm[Hg]", 0, "30", "160", [("mmHg", "0", "1")], False, "8462-4"),
-]
-
-
-def test_the_data_migration_writes_the_same_types_as_when_it_was_written():
+def test_the_live_types_are_those_the_data_migration_froze():
+    """The migration writes frozen values; the platform's own defaults still agree."""
+    migration = importlib.import_module("apps.measurements.migrations.0002_measurement_types")
     assert [
-        (spec.code, spec.canonical_unit, spec.decimal_places, str(spec.plausible_min),
-         str(spec.plausible_max),
-         [(c.unit, str(c.subtract), str(c.multiply)) for c in spec.conversions],
-         bool(spec.derived_from), LOINC.get(spec.code, ""))
+        (spec.code, LOINC.get(spec.code, ""), spec.canonical_unit, spec.decimal_places,
+         str(spec.plausible_min), str(spec.plausible_max), bool(spec.derived_from),
+         tuple((c.unit, str(c.subtract), str(c.multiply)) for c in spec.conversions))
         for spec in DEFAULT_TYPES
-    ] == WRITTEN_BY_THE_MIGRATION
+    ] == list(migration.TYPES)
+
+
+def test_the_data_migration_reads_no_live_code():
+    source = Path(importlib.import_module(
+        "apps.measurements.migrations.0002_measurement_types").__file__).read_text()
+    assert "from apps" not in source and "import apps" not in source
 
 
 def test_every_type_has_a_loinc_entry_and_findrisc_has_none():
