@@ -29,15 +29,13 @@ import csv
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.adapters import load_adapter
 from apps.providers.models import CheckResult
 from apps.providers.validators import normalise_organisation_number
 
@@ -345,27 +343,11 @@ class FileAuthorizationRegistry:
 
 def get_authorization_registry() -> AuthorizationRegistry:
     """The registry named by the settings (one instance per backend and directory)."""
-    backend = getattr(settings, "AUTHORIZATION_REGISTRY_BACKEND", None) or DEFAULT_BACKEND
-    directory = getattr(settings, "AUTHORIZATION_REGISTRY_DIR", None)
-    if not directory:
-        raise ImproperlyConfigured(
-            "AUTHORIZATION_REGISTRY_DIR must name the directory of the register files")
-    return _build(backend, str(directory))
-
-
-@lru_cache(maxsize=8)
-def _build(backend: str, directory: str) -> AuthorizationRegistry:
-    try:
-        factory = import_string(backend)
-    except ImportError as error:
-        raise ImproperlyConfigured(
-            f"AUTHORIZATION_REGISTRY_BACKEND={backend!r} cannot be imported: {error}"
-        ) from error
-    registry = factory(directory)
-    if not isinstance(registry, AuthorizationRegistry):
-        raise ImproperlyConfigured(
-            f"AUTHORIZATION_REGISTRY_BACKEND={backend!r} does not implement "
-            "AuthorizationRegistry (f_tax, tax_debts, annual_report, convictions, "
-            "flagged_supplier)"
-        )
-    return registry
+    return load_adapter(
+        backend_setting="AUTHORIZATION_REGISTRY_BACKEND", default_backend=DEFAULT_BACKEND,
+        argument_setting="AUTHORIZATION_REGISTRY_DIR",
+        argument_missing="AUTHORIZATION_REGISTRY_DIR must name the directory of the "
+                         "register files",
+        protocol=AuthorizationRegistry,  # type: ignore[type-abstract]
+        protocol_needs="does not implement AuthorizationRegistry (f_tax, tax_debts, "
+                       "annual_report, convictions, flagged_supplier)")

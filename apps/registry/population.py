@@ -17,14 +17,12 @@ import re
 import threading
 from collections.abc import Iterable
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
+from apps.core.adapters import load_adapter
 from apps.registry.identity import InvalidPersonnummer, Personnummer, parse_personnummer
 
 __all__ = ["FilePopulationRegister", "PopulationRegister", "get_population_register"]
@@ -134,24 +132,9 @@ class FilePopulationRegister:
 
 def get_population_register() -> PopulationRegister:
     """The register named by the settings (one instance per backend and path)."""
-    backend = getattr(settings, "POPULATION_REGISTER_BACKEND", None) or DEFAULT_BACKEND
-    path = getattr(settings, "POPULATION_REGISTER_CSV", None)
-    if not path:
-        raise ImproperlyConfigured("POPULATION_REGISTER_CSV must name the register's file")
-    return _build(backend, str(path))
-
-
-@lru_cache(maxsize=8)
-def _build(backend: str, path: str) -> PopulationRegister:
-    try:
-        factory = import_string(backend)
-    except ImportError as error:
-        raise ImproperlyConfigured(
-            f"POPULATION_REGISTER_BACKEND={backend!r} cannot be imported: {error}"
-        ) from error
-    register = factory(path)
-    if not isinstance(register, PopulationRegister):
-        raise ImproperlyConfigured(
-            f"POPULATION_REGISTER_BACKEND={backend!r} has no postcode_for(personnummer) method"
-        )
-    return register
+    return load_adapter(
+        backend_setting="POPULATION_REGISTER_BACKEND", default_backend=DEFAULT_BACKEND,
+        argument_setting="POPULATION_REGISTER_CSV",
+        argument_missing="POPULATION_REGISTER_CSV must name the register's file",
+        protocol=PopulationRegister,  # type: ignore[type-abstract]
+        protocol_needs="has no postcode_for(personnummer) method")
