@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from apps.core.errors import DomainError
+
+ACTION_TEMPLATE = "admin/action_form.html"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -61,3 +68,49 @@ class DefaultChoiceFilter(admin.SimpleListFilter):
                 "query_string": changelist.get_query_string({self.parameter_name: lookup}),
                 "display": title,
             }
+
+
+class ActionFormAdmin(admin.ModelAdmin):
+    """A ``ModelAdmin`` with pages for one action on one object: a form whose cleaned
+    data a service takes; on success a message and back to the object, on a refusal the
+    form again with the service's reason beside the field it names."""
+
+    def object_change_url(self, obj: Any) -> str:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change",
+                       args=[obj.pk], current_app=self.admin_site.name)
+
+    def action_form_response(
+        self,
+        request: HttpRequest,
+        obj: Any,
+        *,
+        form: Any,
+        title: Any,
+        perform: Callable[[dict[str, Any]], object],
+        success: Any,
+        details: list[tuple[Any, Any]] | None = None,
+        extra: str = "",
+        submit_label: Any = None,
+    ) -> HttpResponse:
+        change_url = self.object_change_url(obj)
+        if request.method == "POST" and form.is_valid():
+            try:
+                perform(form.cleaned_data)
+            except DomainError as error:
+                form.show_domain_error(error)
+            else:
+                self.message_user(request, success, messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "original": obj,
+            "form": form,
+            "details": details or [],
+            "extra": extra,
+            "submit_label": submit_label,
+            "media": self.media + form.media,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)

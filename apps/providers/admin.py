@@ -14,15 +14,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
-from apps.core.errors import DomainError
+from apps.core.admin_tools import ActionFormAdmin, ReadOnlyAdmin, ReadOnlyInline
 from apps.providers.admin_forms import (
     ApiCredentialAdminForm,
     ApplicationForm,
@@ -50,7 +48,6 @@ from apps.providers.services import (
     authorization_run_checks,
 )
 
-ACTION_TEMPLATE = "admin/action_form.html"
 DECIDE_PERMISSION = "providers.decide_authorization"
 
 
@@ -123,7 +120,7 @@ def _pending_application(provider: Provider) -> AuthorizationApplication | None:
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ActionFormAdmin):
     form = ProviderAdminForm
     list_display = ("name", "organisation_number", "authorization_status", "delivery_mode",
                     "coach_type", "capacity")
@@ -210,9 +207,6 @@ class ProviderAdmin(admin.ModelAdmin):
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{action}",
                        args=args, current_app=self.admin_site.name)
 
-    def _change_url(self, provider: Provider) -> str:
-        return self._url("change", provider.pk)
-
     def _provider_for_action(self, request: HttpRequest, object_id: int) -> Provider:
         if not self.may_decide(request):
             raise PermissionDenied
@@ -225,40 +219,11 @@ class ProviderAdmin(admin.ModelAdmin):
         return [(_("organisation number"), provider.organisation_number),
                 (_("authorization status"), provider.get_authorization_status_display())]
 
-    def _action(
-        self,
-        request: HttpRequest,
-        provider: Provider,
-        *,
-        form: Any,
-        title: Any,
-        perform: Callable[[dict[str, Any]], object],
-        success: Any,
-        details: list[tuple[Any, Any]] | None = None,
-        extra: str = "",
-        submit_label: Any = None,
-    ) -> HttpResponse:
-        if request.method == "POST" and form.is_valid():
-            try:
-                perform(form.cleaned_data)
-            except DomainError as error:
-                form.show_domain_error(error)
-            else:
-                self.message_user(request, success, messages.SUCCESS)
-                return HttpResponseRedirect(self._change_url(provider))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "original": provider,
-            "form": form,
-            "details": details or self._details(provider),
-            "extra": extra,
-            "submit_label": submit_label or _("Save"),
-            "media": self.media + form.media,
-            "change_url": self._change_url(provider),
-        }
-        return TemplateResponse(request, ACTION_TEMPLATE, context)
+    def _action(self, request: HttpRequest, provider: Provider, *,
+                details: list[tuple[Any, Any]] | None = None, **action: Any) -> HttpResponse:
+        """An action page; its details default to the provider's number and status."""
+        return self.action_form_response(request, provider,
+                                         details=details or self._details(provider), **action)
 
     def apply_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = self._provider_for_action(request, object_id)
@@ -279,7 +244,7 @@ class ProviderAdmin(admin.ModelAdmin):
         if application is None:
             self.message_user(request, _("The provider has no pending application."),
                               messages.WARNING)
-            return HttpResponseRedirect(self._change_url(provider))
+            return HttpResponseRedirect(self.object_change_url(provider))
 
         def perform(data: dict[str, Any]) -> object:
             return authorization_run_checks(application=application)

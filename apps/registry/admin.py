@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
@@ -27,9 +26,14 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.access import record_access
-from apps.core.admin_tools import DefaultChoiceFilter, ReadOnlyAdmin, ReadOnlyInline
+from apps.core.admin_tools import (
+    ActionFormAdmin,
+    DefaultChoiceFilter,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+)
 from apps.core.crypto import lookup_hash
-from apps.core.errors import DomainError, InvalidInput
+from apps.core.errors import InvalidInput
 from apps.core.models import AccessPurpose
 from apps.programs.models import Programme
 from apps.registry.admin_forms import (
@@ -62,7 +66,6 @@ from apps.registry.services import (
     lifecycle_reinstate,
 )
 
-ACTION_TEMPLATE = "admin/action_form.html"
 _POSTCODE = re.compile(r"[0-9]{5}")
 _DEATH_FROM = (PrepatientState.ACTIVE, PrepatientState.EXCLUDED, PrepatientState.DROPPED_OUT,
                PrepatientState.COMPLETED)
@@ -155,7 +158,7 @@ def verification_status(sample: InclusionSample) -> str:
 
 
 @admin.register(Prepatient)
-class PrepatientAdmin(ReadOnlyAdmin):
+class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
     """Read-only; the lifecycle actions are separate pages that call the services."""
 
     list_display = ("pseudonym", "state", "programme", "current_provider", "postcode",
@@ -299,42 +302,6 @@ class PrepatientAdmin(ReadOnlyAdmin):
             raise Http404
         return prepatient
 
-    def _action(
-        self,
-        request: HttpRequest,
-        prepatient: Prepatient,
-        *,
-        form_class: type[forms.Form],
-        title: Any,
-        perform: Callable[[dict[str, Any]], object],
-        success: Any,
-        details: list[tuple[Any, Any]] | None = None,
-    ) -> HttpResponse:
-        form: Any = form_class(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                perform(form.cleaned_data)
-            except DomainError as error:
-                form.show_domain_error(error)
-            else:
-                self.message_user(request, success, messages.SUCCESS)
-                return HttpResponseRedirect(self._change_url(prepatient))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "original": prepatient,
-            "form": form,
-            "details": details or [],
-            "media": self.media + form.media,
-            "change_url": self._change_url(prepatient),
-        }
-        return TemplateResponse(request, ACTION_TEMPLATE, context)
-
-    def _change_url(self, prepatient: Prepatient) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-                       args=[prepatient.pk], current_app=self.admin_site.name)
-
     def _state_details(self, prepatient: Prepatient) -> list[tuple[Any, Any]]:
         return [(_("programme ID"), prepatient.pseudonym),
                 (_("state"), prepatient.get_state_display())]
@@ -346,10 +313,11 @@ class PrepatientAdmin(ReadOnlyAdmin):
             return lifecycle_exclude(prepatient=prepatient, reason=data["reason"],
                                      note=data["note"], actor=request.user)
 
-        return self._action(request, prepatient, form_class=ExcludeForm,
-                            title=_("Exclude %(prepatient)s") % {"prepatient": prepatient},
-                            perform=perform, success=_("The prepatient has been excluded."),
-                            details=self._state_details(prepatient))
+        return self.action_form_response(
+            request, prepatient, form=ExcludeForm(request.POST or None),
+            title=_("Exclude %(prepatient)s") % {"prepatient": prepatient},
+            perform=perform, success=_("The prepatient has been excluded."),
+            details=self._state_details(prepatient))
 
     def reinstate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         prepatient = self._prepatient_for_action(request, object_id)
@@ -358,10 +326,11 @@ class PrepatientAdmin(ReadOnlyAdmin):
             return lifecycle_reinstate(prepatient=prepatient, note=data["note"],
                                        actor=request.user)
 
-        return self._action(request, prepatient, form_class=ReinstateForm,
-                            title=_("Reinstate %(prepatient)s") % {"prepatient": prepatient},
-                            perform=perform, success=_("The prepatient has been reinstated."),
-                            details=self._state_details(prepatient))
+        return self.action_form_response(
+            request, prepatient, form=ReinstateForm(request.POST or None),
+            title=_("Reinstate %(prepatient)s") % {"prepatient": prepatient},
+            perform=perform, success=_("The prepatient has been reinstated."),
+            details=self._state_details(prepatient))
 
     def register_death_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         prepatient = self._prepatient_for_action(request, object_id)
@@ -370,11 +339,12 @@ class PrepatientAdmin(ReadOnlyAdmin):
             return lifecycle_register_death(prepatient=prepatient, on=data["on"],
                                             note=data["note"], actor=request.user)
 
-        return self._action(request, prepatient, form_class=RegisterDeathForm,
-                            title=_("Register the death of %(prepatient)s")
-                            % {"prepatient": prepatient},
-                            perform=perform, success=_("The death has been registered."),
-                            details=self._state_details(prepatient))
+        return self.action_form_response(
+            request, prepatient, form=RegisterDeathForm(request.POST or None),
+            title=_("Register the death of %(prepatient)s")
+            % {"prepatient": prepatient},
+            perform=perform, success=_("The death has been registered."),
+            details=self._state_details(prepatient))
 
     def verify_sample_view(self, request: HttpRequest, object_id: int,
                            sample_id: int) -> HttpResponse:
@@ -395,11 +365,12 @@ class PrepatientAdmin(ReadOnlyAdmin):
             (_("received"), f"{sample.received_at:%Y-%m-%d %H:%M}"),
             (_("source"), sample.get_source_display()),
         ]
-        return self._action(request, prepatient, form_class=VerifySampleForm,
-                            title=_("Verify a self-reported HbA1c of %(prepatient)s")
-                            % {"prepatient": prepatient},
-                            perform=perform, success=_("The value has been verified."),
-                            details=details)
+        return self.action_form_response(
+            request, prepatient, form=VerifySampleForm(request.POST or None),
+            title=_("Verify a self-reported HbA1c of %(prepatient)s")
+            % {"prepatient": prepatient},
+            perform=perform, success=_("The value has been verified."),
+            details=details)
 
 
 # --- Self-reported samples awaiting verification ---------------------------------
@@ -557,7 +528,7 @@ class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderRating)
-class ProviderRatingAdmin(admin.ModelAdmin):
+class ProviderRatingAdmin(ActionFormAdmin):
     """Prepatients' ratings of providers; caseworkers may hide an unsuitable comment."""
 
     list_display = ("provider", "stars", "comment_shown", "updated_at")
@@ -598,23 +569,12 @@ class ProviderRatingAdmin(admin.ModelAdmin):
             raise PermissionDenied
         rating = get_object_or_404(ProviderRating.objects.select_related("provider"),
                                    pk=object_id)
-        change_url = reverse("admin:registry_providerrating_change", args=[rating.pk],
-                             current_app=self.admin_site.name)
-        form = HideCommentForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                rating_hide_comment(rating=rating, reason=form.cleaned_data["reason"],
-                                    caseworker=request.user)
-            except DomainError as error:
-                form.show_domain_error(error)
-            else:
-                self.message_user(request, _("The comment is hidden from the marketplace."),
-                                  messages.SUCCESS)
-                return HttpResponseRedirect(change_url)
-        context = {**self.admin_site.each_context(request), "title": _("Hide the comment"),
-                   "opts": self.opts, "original": rating, "form": form,
-                   "details": [(_("provider"), rating.provider), (_("stars"), rating.stars),
-                               (_("comment"), rating.comment)],
-                   "media": self.media + form.media, "change_url": change_url,
-                   "submit_label": _("Hide the comment")}
-        return TemplateResponse(request, ACTION_TEMPLATE, context)
+        return self.action_form_response(
+            request, rating, form=HideCommentForm(request.POST or None),
+            title=_("Hide the comment"),
+            perform=lambda data: rating_hide_comment(rating=rating, reason=data["reason"],
+                                                     caseworker=request.user),
+            success=_("The comment is hidden from the marketplace."),
+            details=[(_("provider"), rating.provider), (_("stars"), rating.stars),
+                     (_("comment"), rating.comment)],
+            submit_label=_("Hide the comment"))
