@@ -28,10 +28,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the import layers (import-linter, contracts in pyproject.toml)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 ## bench: the performance scenarios in benchmarks/
 bench: $(STAMP)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.providers.api import (
+from apps.api.views import (
     DashboardView,
     EventsView,
     LabResultsView,
@@ -14,7 +14,7 @@ from apps.providers.api import (
     ReferralResultView,
     WhoAmIView,
 )
-from apps.settlements.api import (
+from apps.api.views_settlements import (
     DisputeListView,
     DisputeRaiseView,
     SettlementLinesView,

@@ -7,3 +7,6 @@ class ConsentConfig(AppConfig):
     name = "apps.consent"
     label = "consent"
     verbose_name = _("Consent")
+
+    def ready(self) -> None:
+        from apps.consent import receivers  # noqa: F401

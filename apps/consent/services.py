@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from apps.consent.errors import ConsentConflict
+from apps.consent.gate import prepatients_for_provider
 from apps.consent.models import (
     ConsentAction,
     ConsentChannel,
@@ -17,6 +21,8 @@ from apps.consent.models import (
 )
 from apps.core import clock
 from apps.programs.models import Programme
+from apps.providers.models import AuthorizationDecision, DecisionKind, Provider
+from apps.providers.services import LOSES_AUTHORIZATION
 from apps.registry.models import Prepatient
 from apps.registry.services import lifecycle_consent_withdrawn
 
@@ -87,3 +93,41 @@ def consent_withdraw(*, prepatient: Prepatient, kind: ConsentKind | str,
     if kind == ConsentKind.DATA_SHARING:
         lifecycle_consent_withdrawn(prepatient=prepatient, actor=actor)
     return event
+
+
+# --- A provider's authorization lost (apps.providers.signals.authorization_lost) ---------
+
+
+def authorization_lost_recipients(provider: Provider) -> list[str]:
+    """The email addresses of the provider's current prepatients (the consent gate's list)."""
+    emails = (prepatients_for_provider(provider).exclude(user=None).exclude(user__email="")
+              .order_by("user__email").values_list("user__email", flat=True).distinct())
+    return list(emails)
+
+
+def authorization_lost_notify(*, decision: AuthorizationDecision) -> int:
+    """Emails each current prepatient of a suspended or revoked provider that they may
+    choose another provider whatever the switching window; returns the number sent.
+
+    One message per person, so that no one sees another's address.
+    """
+    if decision.decision not in LOSES_AUTHORIZATION:
+        return 0
+    provider = decision.provider
+    recipients = authorization_lost_recipients(provider)
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = str(_("Your provider %(provider)s can no longer support you") % {
+            "provider": provider.name})
+        what = (_("has had its authorization suspended")
+                if decision.decision == DecisionKind.SUSPEND
+                else _("has had its authorization revoked"))
+        body = str(_(
+            "Hello! Your provider %(provider)s %(what)s in the programme. You may now choose "
+            "another provider, whatever the usual switching window: sign in to the programme's "
+            "website to choose one. Your measurements and your place in the programme are "
+            "kept.") % {"provider": provider.name, "what": what})
+    messages = [EmailMessage(subject, body, None, [email]) for email in recipients]
+    with get_connection() as connection:
+        return connection.send_messages(messages) or 0

@@ -1,4 +1,5 @@
-"""Readers of measurements for the back-office: the overdue list and the charts.
+"""Readers of measurements: the back-office's overdue list and charts, and what a
+provider (through the API) reads of its prepatients' follow-up and values.
 
 Every figure is computed in the database (GROUP BY, a window function, a
 correlated subquery); Python only shapes the few aggregated rows it gets back.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -40,9 +42,11 @@ from django.db.models import (
     Aggregate,
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -54,14 +58,19 @@ from django.db.models import (
 from django.db.models.functions import Cast, ExtractDay, ExtractMonth, ExtractYear, RowNumber
 from django.db.models.lookups import LessThan
 
+from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
-from apps.measurements.models import FollowUpDue, Measurement, ReporterKind
+from apps.measurements.models import FollowUpDue, Measurement, ReporterKind, SafetyNotice
 from apps.programs.models import Programme
+from apps.providers.models import Provider
 from apps.registry.models import LifecycleEvent, LifecycleEventType, Prepatient, PrepatientState
+from prevention_engine import followup
+from prevention_engine.settlement import paid_count
 
 HBA1C = "hba1c"
 MONTHS_PER_QUARTER = 3
 CENTS = Decimal("0.01")
+SHARE_PLACES = Decimal("0.0001")
 LEFT_PROGRAMME = (LifecycleEventType.EXCLUDED, LifecycleEventType.DROPPED_OUT,
                   LifecycleEventType.CONSENT_WITHDRAWN)
 STILL_COUNTING = (PrepatientState.ACTIVE, PrepatientState.COMPLETED)
@@ -258,8 +267,165 @@ def overdue(queryset: QuerySet[FollowUpDue], today: date | None = None) -> Query
     a test compares the two on generated dates. Every "overdue" the platform shows
     in a list or filters by is this queryset: the caseworkers' list
     (``services.followups_overdue`` and the admin's filter) and a provider's
-    ``overdue`` filter (``providers.selectors.provider_prepatients``).
+    ``overdue`` filter (``provider_prepatients`` below).
     """
     today = today or clock.today()
     return queryset.filter(completed_at__isnull=True, due_on__lt=today,
                            prepatient__state=PrepatientState.ACTIVE)
+
+
+# --- A provider's prepatients (the API) -------------------------------------------------
+#
+# Every reader of prepatients starts from the consent gate
+# (``apps.consent.gate.prepatients_for_provider``), so a prepatient who is not
+# listed with the provider, has switched away or has withdrawn consent is simply
+# not there. Figures are computed in the database (``Exists``, ``Subquery`` and
+# one grouped aggregate), never by a loop over prepatients.
+
+
+def _has_overdue(today: date) -> Exists:
+    return Exists(overdue(FollowUpDue.objects.filter(prepatient_id=OuterRef("pk")), today))
+
+
+def provider_prepatients(
+    provider: Provider, *, today: date | None = None, overdue: bool | None = None
+) -> QuerySet[Prepatient]:
+    """The provider's visible prepatients with their follow-up figures.
+
+    ``next_due``: the earliest due date, today or later, whose set is not yet
+    complete; ``first_open_due``: the earliest due date whose set is not yet
+    complete (``is_overdue`` reads it). ``overdue``: an active prepatient with an
+    overdue due date (``overdue`` above).
+    ``baseline_complete``: the baseline set (index 0) is complete.
+    """
+    today = today or clock.today()
+    open_dues = FollowUpDue.objects.filter(prepatient_id=OuterRef("pk"),
+                                           completed_at__isnull=True).order_by()
+    next_due = (open_dues.filter(due_on__gte=today).values("prepatient_id")
+                .annotate(first=Min("due_on")).values("first"))
+    first_open_due = (open_dues.values("prepatient_id")
+                      .annotate(first=Min("due_on")).values("first"))
+    rows = (prepatients_for_provider(provider)
+            .select_related("programme")
+            .annotate(
+                next_due=Subquery(next_due),
+                first_open_due=Subquery(first_open_due),
+                baseline_complete=Exists(FollowUpDue.objects.filter(
+                    prepatient_id=OuterRef("pk"), index=0, completed_at__isnull=False)),
+                safety_notice_open=Exists(SafetyNotice.objects.filter(
+                    prepatient_id=OuterRef("pk"), closed_by__isnull=True)),
+            ))
+    has_overdue = _has_overdue(today)
+    if overdue is True:
+        rows = rows.filter(has_overdue)
+    elif overdue is False:
+        rows = rows.exclude(has_overdue)
+    return rows
+
+
+def is_overdue(prepatient: Prepatient, *, today: date | None = None) -> bool:
+    """For a row of ``provider_prepatients``: active, and the earliest set not yet
+    complete is overdue (``followup.overdue``; if any open set is, that one is)."""
+    first_open_due: date | None = prepatient.first_open_due  # type: ignore[attr-defined]
+    return (prepatient.state == PrepatientState.ACTIVE and first_open_due is not None
+            and followup.overdue(due_on=first_open_due, complete=False,
+                                 today=today or clock.today()))
+
+
+def provider_prepatient(provider: Provider, pseudonym: str) -> Prepatient | None:
+    """One visible prepatient, or None (unknown, someone else's, or without consent alike)."""
+    return provider_prepatients(provider).filter(pseudonym=pseudonym).first()
+
+
+def prepatient_history(prepatient: Prepatient, *,
+                       type_code: str | None = None) -> QuerySet[Measurement]:
+    """Every value of the prepatient, newest first, corrections included (only those of
+    the measurement type ``type_code`` when given)."""
+    rows = (Measurement.objects.filter(prepatient=prepatient)
+            .select_related("type", "supersedes")
+            .annotate(superseded=Exists(Measurement.objects.filter(supersedes=OuterRef("pk")))))
+    if type_code:
+        rows = rows.filter(type__code=type_code)
+    return rows
+
+
+def measurement_ids_by_reference(*, reporter: str,
+                                 references: Iterable[str]) -> list[tuple[str, int]]:
+    """``(source_reference, id)`` of the values ``reporter`` stored under ``references``."""
+    return list(Measurement.objects.filter(
+        reporter=reporter, source_reference__in=references).values_list(
+        "source_reference", "pk"))
+
+
+# --- A provider's dashboard ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgrammeDashboard:
+    """A provider's provisional figures in one programme: a forecast, never a settlement."""
+
+    programme: Programme
+    attributed: int
+    with_outcome_value: int
+    below_target: int
+
+    @property
+    def share_below_target(self) -> Decimal | None:
+        if not self.with_outcome_value:
+            return None
+        return (Decimal(self.below_target) / Decimal(self.with_outcome_value)).quantize(
+            SHARE_PLACES)
+
+    @property
+    def projected_successes(self) -> int:
+        """floor(share × N), computed exactly in integers."""
+        if not self.with_outcome_value:
+            return 0
+        return self.below_target * self.attributed // self.with_outcome_value
+
+    @property
+    def eligible(self) -> bool:
+        return self.attributed >= self.programme.min_attributed
+
+    @property
+    def provisional_paid_count(self) -> int:
+        return paid_count(attributed=self.attributed, successes=self.projected_successes,
+                          floor_share=self.programme.floor_share,
+                          ceiling_share=self.programme.ceiling_share,
+                          min_attributed=self.programme.min_attributed)
+
+    @property
+    def provisional_amount(self) -> Decimal:
+        return (self.programme.payment_per_success * self.provisional_paid_count).quantize(CENTS)
+
+
+def provider_dashboard(provider: Provider) -> list[ProgrammeDashboard]:
+    """Per programme: attributed prepatients (listed with the provider, enrolled, not
+    deceased) and, among those with valid consent and a current laboratory value of
+    the programme's outcome measure, how many have their latest value below target.
+
+    One grouped query per programme; the latest value is a correlated subquery.
+    """
+    attributed = (Prepatient.objects
+                  .filter(current_provider=provider, enrolled_on__isnull=False)
+                  .exclude(state__in=(PrepatientState.DECEASED, PrepatientState.CANDIDATE)))
+    programmes = Programme.objects.filter(
+        pk__in=attributed.values("programme_id")).order_by("start_date", "code")
+    rows = {}
+    for programme in programmes:
+        latest = (Measurement.objects
+                  .filter(prepatient_id=OuterRef("pk"), type__code=programme.outcome_measure,
+                          reporter_kind=ReporterKind.LAB, superseded_by__isnull=True)
+                  .order_by("-taken_on", "-received_at", "-pk").values("value")[:1])
+        rows[programme.pk] = (attributed.filter(programme=programme)
+                              .annotate(latest=Subquery(latest)).aggregate(
+            attributed=Count("pk"),
+            with_value=Count("pk", filter=Q(consent_valid=True, latest__isnull=False)),
+            below=Count("pk", filter=Q(consent_valid=True,
+                                       latest__lt=programme.outcome_below)),
+        ))
+    return [ProgrammeDashboard(programme=programme,
+                               attributed=rows[programme.pk]["attributed"],
+                               with_outcome_value=rows[programme.pk]["with_value"],
+                               below_target=rows[programme.pk]["below"])
+            for programme in programmes]

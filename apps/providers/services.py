@@ -1,8 +1,9 @@
 """The providers' writers: authorization (SPEC §3.5) and API credentials.
 
 Each service validates, locks the provider (and application), writes the
-event and the cached status in one transaction, and enqueues what leaves the
-process (emails) with ``transaction.on_commit``.
+event and the cached status in one transaction, and announces a lost
+authorization with ``transaction.on_commit`` (``signals.authorization_lost``:
+the consent app, which knows the provider's prepatients, emails them).
 
 Transitions of ``Provider.authorization_status`` by decision:
 
@@ -25,13 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
@@ -62,6 +61,7 @@ from apps.providers.models import (
     Provider,
 )
 from apps.providers.registers import AuthorizationRegistry, Party, get_authorization_registry
+from apps.providers.signals import authorization_lost
 
 # decision → (statuses it applies to, status after). Approve and reject act on
 # a pending application instead; the provider is then pending.
@@ -266,9 +266,10 @@ def authorization_decide(
 
     Approve and reject act on the provider's pending application (the one
     given, or the pending one); the others on the provider's status. When the
-    provider loses its authorization (suspend, revoke) its current
-    prepatients are told by email after the commit that they may choose
-    another provider whatever the switching window.
+    provider loses its authorization (suspend, revoke), ``authorization_lost``
+    is sent after the commit: the consent app then tells the provider's current
+    prepatients by email that they may choose another provider whatever the
+    switching window.
     """
     reason = _require_reason(reason)
     actor = _require_actor(actor)
@@ -301,52 +302,9 @@ def authorization_decide(
     provider.authorization_status = to_status
     provider.save(update_fields=["authorization_status"])
     if decision in LOSES_AUTHORIZATION:
-        transaction.on_commit(lambda: _enqueue_notification(event.pk))
+        transaction.on_commit(lambda: authorization_lost.send(sender=AuthorizationDecision,
+                                                              decision=event))
     return event
-
-
-def _enqueue_notification(decision_id: int) -> None:
-    from apps.providers.tasks import notify_authorization_lost
-
-    notify_authorization_lost.delay(decision_id)
-
-
-def authorization_lost_recipients(provider: Provider) -> list[str]:
-    """The email addresses of the provider's current prepatients (the consent gate's list)."""
-    # The consent gate sits above providers in the dependency order: import it late.
-    from apps.consent.gate import prepatients_for_provider
-
-    emails = (prepatients_for_provider(provider).exclude(user=None).exclude(user__email="")
-              .order_by("user__email").values_list("user__email", flat=True).distinct())
-    return list(emails)
-
-
-def authorization_lost_notify(*, decision: AuthorizationDecision) -> int:
-    """Emails each current prepatient of a suspended or revoked provider that they may
-    choose another provider whatever the switching window; returns the number sent.
-
-    One message per person, so that no one sees another's address.
-    """
-    if decision.decision not in LOSES_AUTHORIZATION:
-        return 0
-    provider = decision.provider
-    recipients = authorization_lost_recipients(provider)
-    if not recipients:
-        return 0
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = str(_("Your provider %(provider)s can no longer support you") % {
-            "provider": provider.name})
-        what = (_("has had its authorization suspended")
-                if decision.decision == DecisionKind.SUSPEND
-                else _("has had its authorization revoked"))
-        body = str(_(
-            "Hello! Your provider %(provider)s %(what)s in the programme. You may now choose "
-            "another provider, whatever the usual switching window: sign in to the programme's "
-            "website to choose one. Your measurements and your place in the programme are "
-            "kept.") % {"provider": provider.name, "what": what})
-    messages = [EmailMessage(subject, body, None, [email]) for email in recipients]
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
 
 
 # --- API credentials ----------------------------------------------------------------
@@ -370,6 +328,20 @@ def api_credential_issue(
         return ApiCredential.issue(provider=provider, lab=lab, label=label, scopes=list(scopes))
     except ValidationError as error:
         raise InvalidInput(" ".join(error.messages), code=error.code or "invalid") from None
+
+
+# ``last_used_at`` is written at most this often per key (one UPDATE, not one per call).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_credential_touch(*, credential: ApiCredential) -> None:
+    """Records that the key was used now, at most once per ``LAST_USED_RESOLUTION``."""
+    now = clock.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < (
+            LAST_USED_RESOLUTION):
+        return
+    ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
+    credential.last_used_at = now
 
 
 def api_credential_revoke(*, credential: ApiCredential) -> ApiCredential:

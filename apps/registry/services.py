@@ -194,7 +194,8 @@ def normalise_referral_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def _referral_hash(code: str) -> str:
+def referral_code_hash(code: str) -> str:
+    """What a referral code is stored as (``ReferralCode.code_hash``)."""
     return hashlib.sha256(normalise_referral_code(code).encode()).hexdigest()
 
 
@@ -211,7 +212,7 @@ def referral_issue(*, prepatient: Prepatient) -> tuple[ReferralCode, str]:
                                 expires_at__gt=now).update(expires_at=now)
     code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_LENGTH))
     referral = ReferralCode.objects.create(
-        prepatient=prepatient, code_hash=_referral_hash(code), hint=code[-4:], issued_at=now,
+        prepatient=prepatient, code_hash=referral_code_hash(code), hint=code[-4:], issued_at=now,
         expires_at=now + timedelta(days=prepatient.programme.referral_valid_days),
     )
     return referral, format_referral_code(code)
@@ -242,7 +243,7 @@ def inclusion_sample_record_lab(
     _check_hba1c(hba1c)
     _check_taken_on(taken_on)
     referral = (ReferralCode.objects.select_for_update()
-                .filter(code_hash=_referral_hash(code)).select_related("prepatient").first())
+                .filter(code_hash=referral_code_hash(code)).select_related("prepatient").first())
     if referral is None:
         raise ReferralCodeNotValid(code="referral_code_unknown",
                                    fields={"code": _("No referral has this code.")})

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
@@ -19,10 +20,23 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
+from apps.core.access import record_access_many
 from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from apps.core.errors import DomainError
+from apps.core.models import AccessPurpose
+from apps.measurements.models import MeasurementType
+from apps.programs.models import Programme
+from apps.settlements import forecast
 from apps.settlements.explain import explain, measure_names
-from apps.settlements.models import PrepatientLine, ProviderLine, RunStatus, SettlementRun
+from apps.settlements.export import iter_input_lines
+from apps.settlements.models import (
+    Dispute,
+    DisputeStatus,
+    PrepatientLine,
+    ProviderLine,
+    RunStatus,
+    SettlementRun,
+)
 from apps.settlements.services import (
     budget_overview,
     payout_csv,
@@ -163,12 +177,6 @@ class SettlementRunAdmin(admin.ModelAdmin):
     def forecast_view(self, request: HttpRequest, programme_id: int) -> HttpResponse:
         """Forecast and savings of a programme as of today: aggregates only, no person's
         values, so nothing is written to the access log."""
-        from django.template.response import TemplateResponse
-
-        from apps.measurements.models import MeasurementType
-        from apps.programs.models import Programme
-        from apps.settlements.forecast import forecast_programme, page_context
-
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
         programme = get_object_or_404(Programme, pk=programme_id)
@@ -178,7 +186,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
         key = f"settlements:forecast:{programme.pk}:{clock.today().isoformat()}"
         cached = None if request.GET.get("refresh") else cache.get(key)
         if cached is None:
-            cached = (forecast_programme(programme), clock.now())
+            cached = (forecast.forecast_programme(programme), clock.now())
             cache.set(key, cached, FORECAST_CACHE_SECONDS)
         result, computed_at = cached
         context = {
@@ -186,7 +194,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
             "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
             "title": _("Forecast and savings: %(name)s") % {"name": programme.name},
             "computed_at": computed_at,
-            **page_context(result, measure_name=measure.name if measure else ""),
+            **forecast.page_context(result, measure_name=measure.name if measure else ""),
         }
         return TemplateResponse(request, "admin/settlements/forecast.html", context)
 
@@ -209,10 +217,6 @@ class SettlementRunAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
     def render_confirmation(self, request: HttpRequest, run: SettlementRun) -> HttpResponse:
-        from django.template.response import TemplateResponse
-
-        from apps.settlements.models import Dispute, DisputeStatus
-
         payments = planned_payments(run) if run.status == RunStatus.COMPUTED else []
         waiting = (run.provider_lines.filter(final=False).select_related("provider")
                    .order_by("provider_id"))
@@ -226,8 +230,6 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
     def compute_again_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """A failed or stalled run is queued again (the same data cutoff: the same lines)."""
-        from django.template.response import TemplateResponse
-
         if not request.user.has_perm("settlements.add_settlementrun"):
             raise PermissionDenied
         run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
@@ -251,19 +253,12 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        from apps.programs.models import Programme
-
         budgets = [(programme, budget_overview(programme))
                    for programme in Programme.objects.order_by("start_date")]
         return super().changelist_view(request, {**(extra_context or {}), "budgets": budgets})
 
     def report_view(self, request: HttpRequest, pk: int, provider_id: int) -> HttpResponse:
         """A printable settlement report for one provider: figures and every line."""
-        from django.template.response import TemplateResponse
-
-        from apps.core.access import record_access_many
-        from apps.core.models import AccessPurpose
-
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
         run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
@@ -286,8 +281,6 @@ class SettlementRunAdmin(admin.ModelAdmin):
     def auditor_input_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         """The run's input in the auditor's format, streamed (pseudonymous IDs only);
         ``settlement_recompute`` reproduces the run's figures from it alone."""
-        from apps.settlements.export import iter_input_lines
-
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
         run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)

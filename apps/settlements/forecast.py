@@ -65,18 +65,22 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.utils.translation import gettext as _
 
 from apps.core import clock
+from apps.measurements.admin_views import ChartSpec, dataset
 from apps.measurements.models import Measurement, MeasurementType, ReporterKind
 from apps.measurements.selectors import MONTHS_PER_QUARTER, quarter_since_enrollment
 from apps.programs.models import Programme
 from apps.registry.models import LifecycleEventType, Listing
 from apps.settlements.export import settlement_input
 from apps.settlements.savings import (
+    REPORT_DELAY,
     SPEC_PARAMETERS,
     Savings,
     SavingsEstimate,
     SavingsParameters,
+    savings_by_horizon,
     savings_per_success,
 )
 from prevention_engine.arithmetic import TWO_PLACES
@@ -475,8 +479,6 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def quarter_heading(quarter: int) -> str:
-    from django.utils.translation import gettext as _
-
     return _("Q%(quarter)d (months %(start)d–%(end)d)") % {
         "quarter": quarter, "start": quarter * MONTHS_PER_QUARTER,
         "end": (quarter + 1) * MONTHS_PER_QUARTER}
@@ -485,11 +487,6 @@ def quarter_heading(quarter: int) -> str:
 def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
     """Everything the forecast page shows: three charts (chart.js specs, drawn by
     ``static/admin/charts.js``) and the tables with the same figures."""
-    from django.utils.translation import gettext as _
-
-    from apps.measurements.admin_views import ChartSpec, dataset
-    from apps.settlements.savings import REPORT_DELAY, savings_by_horizon
-
     rules = result.rules
     quarters = list(range(result.target_quarter + 1))
     labels = [quarter_heading(q) for q in quarters]

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.consent",
     "apps.measurements",
     "apps.settlements",
+    "apps.api",
     "apps.auditor",
     "apps.site",
     "apps.demo",
@@ -216,7 +217,7 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "apps.providers.authentication.ApiKeyAuthentication",
+        "apps.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -286,7 +287,7 @@ AUTHORIZATION_REGISTRY_DIR = env.string("AUTHORIZATION_REGISTRY_DIR") or str(
     BASE_DIR / "data" / "authorization"
 )
 
-# API keys: each credential has its own rate limit (apps.providers.throttling).
+# API keys: each credential has its own rate limit (apps.api.throttling).
 API_CREDENTIAL_RATE = env.string("API_CREDENTIAL_RATE", "600/min")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["apps.providers.throttling.CredentialRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["apps.api.throttling.CredentialRateThrottle"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_credential": API_CREDENTIAL_RATE}

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from apps.core import clock
+from apps.measurements.selectors import ProgrammeDashboard
 from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.programs.models import Programme
-from apps.providers.selectors import ProgrammeDashboard
 from apps.registry.models import Prepatient
 from apps.registry.services import lifecycle_register_death
 from tests.api.conftest import TODAY, Personas

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from apps.api import fhir
 from apps.core import clock
 from apps.measurements.models import Measurement
-from apps.providers import fhir
 from apps.registry.models import InclusionSample, Prepatient
 from apps.registry.services import referral_issue
 from tests.api.conftest import TODAY, Personas

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apps.providers.api import EXAMPLE_PSEUDONYM
+from apps.api.views import EXAMPLE_PSEUDONYM
 from apps.registry.models import Prepatient
 from prevention.wsgi import application
 from tests.api.conftest import Personas

@@ -33,7 +33,8 @@ def load(settings, backend: str) -> Greeter:
     settings.GREETER_BACKEND = backend
     return load_adapter(backend_setting="GREETER_BACKEND", default_backend=backend,
                         argument_setting="GREETER_PATH",
-                        argument_missing="GREETER_PATH must name a file", protocol=Greeter,
+                        argument_missing="GREETER_PATH must name a file",
+                        protocol=Greeter,  # type: ignore[type-abstract]
                         protocol_needs="has no greet() method")
 
 

@@ -1,4 +1,4 @@
-"""The chart figures and the overdue list, computed in the database.
+"""The chart figures, the overdue list and a provider's prepatients, computed in the database.
 
 Data goes through the real services: enrollment with ``prepatient_enroll``,
 values with ``measurements_record_batch`` as a laboratory reports them.
@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from apps.core import clock
 from apps.measurements import selectors
 from apps.measurements.models import FollowUpDue
-from apps.measurements.selectors import ProviderCompliance, QuarterFigure, SeriesPoint
+from apps.measurements.selectors import (
+    ProviderCompliance,
+    QuarterFigure,
+    SeriesPoint,
+    is_overdue,
+    provider_prepatients,
+)
 from apps.measurements.services import (
     MeasurementInput,
     Reporter,
@@ -306,3 +312,43 @@ def test_the_overdue_queryset_is_the_engine_rule_on_generated_dates(
                and followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
                                     today=today)}
     assert set(in_sql.values_list("pk", flat=True)) == by_rule
+
+
+# --- A provider's overdue prepatients (the API's filter) follow the engine's rule -------
+# The filter (SQL) and each row's ``overdue`` agree with ``followup.overdue``.
+
+VISIBLE = [PrepatientState.ACTIVE, PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
+           PrepatientState.COMPLETED]
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_overdue_filter_and_each_rows_overdue_follow_the_engine_rule(
+    programme: Programme, data: Any
+) -> None:
+    provider = ProviderFactory()
+    today = data.draw(DAYS)
+    expected: dict[int, bool] = {}
+    for _ in range(data.draw(st.integers(1, 4))):
+        prepatient = Prepatient.objects.create(
+            programme=programme, state=data.draw(st.sampled_from(VISIBLE)),
+            enrolled_on=date(2026, 8, 3), end_date=date(2028, 8, 3), consent_valid=True,
+            current_provider=provider)
+        sets = [(day, data.draw(st.booleans())) for day in sorted(
+            data.draw(st.lists(DAYS, max_size=4, unique=True)))]
+        for index, (day, complete) in enumerate(sets):
+            FollowUpDue.objects.create(prepatient=prepatient, index=index, due_on=day,
+                                       window_start=day, window_end=day,
+                                       completed_at=COMPLETED_AT if complete else None)
+        expected[prepatient.pk] = prepatient.state == PrepatientState.ACTIVE and any(
+            followup.overdue(due_on=day, complete=complete, today=today)
+            for day, complete in sets)
+
+    rows = list(provider_prepatients(provider, today=today))
+    assert {row.pk: is_overdue(row, today=today) for row in rows} == expected
+    assert set(provider_prepatients(provider, today=today, overdue=True)
+               .values_list("pk", flat=True)) == {pk for pk, late in expected.items() if late}
+    assert set(provider_prepatients(provider, today=today, overdue=False)
+               .values_list("pk", flat=True)) == {pk for pk, late in expected.items()
+                                                  if not late}

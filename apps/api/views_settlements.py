@@ -16,10 +16,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.access import record_access, record_access_many
-from apps.core.errors import NotFound
-from apps.core.models import AccessPurpose
-from apps.providers.api import (
+from apps.api.permissions import HasScope
+from apps.api.serializers import enum_field
+from apps.api.views import (
     AUTH_ERRORS,
     BAD_CURSOR,
     BAD_QUERY,
@@ -30,25 +29,23 @@ from apps.providers.api import (
     OrganisationView,
     ProviderListView,
     PseudonymCursorPagination,
-    _caller,
-    _error,
-    _provider,
+    caller_of,
+    error_response,
+    provider_of,
 )
+from apps.core.access import record_access, record_access_many
+from apps.core.errors import NotFound
+from apps.core.models import AccessPurpose
 from apps.providers.models import Scope
-from apps.providers.permissions import HasScope
-from apps.providers.serializers import _enum_field
+from apps.settlements import selectors
 from apps.settlements.explain import explain, measure_names
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
     Dispute,
     DisputeStatus,
     PrepatientLine,
-    ProviderLine,
-    RunStatus,
 )
 from apps.settlements.services import LineNotDisputable, dispute_raise
-
-VISIBLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
 
 
 def _is_run_number(text: str) -> bool:
@@ -134,9 +131,7 @@ class SettlementListView(ProviderListView):
     @extend_schema(tags=PROVIDERS, operation_id="settlements_list",
                    responses={200: ProviderSettlementSerializer(many=True), **AUTH_ERRORS})
     def get(self, request: Request) -> Response:
-        lines = (ProviderLine.objects.filter(provider=_provider(request),
-                                             run__status__in=VISIBLE_STATUSES)
-                 .select_related("run__programme").order_by("-run__as_of", "-run_id"))
+        lines = selectors.provider_settlements(provider_of(request))
         return Response(ProviderSettlementSerializer(lines, many=True).data)
 
 
@@ -152,26 +147,24 @@ class SettlementLinesView(ProviderListView):
     pagination_class = LineCursorPagination
 
     def get_queryset(self) -> QuerySet[PrepatientLine]:
-        return PrepatientLine.objects.filter(
-            run_id=int(self.kwargs["run_id"]), run__status__in=VISIBLE_STATUSES,
-            provider=_provider(self.request)).select_related("prepatient", "run__programme")
+        return selectors.provider_settlement_lines(provider_of(self.request),
+                                                   int(self.kwargs["run_id"]))
 
     @extend_schema(
         tags=PROVIDERS, operation_id="settlement_lines",
         parameters=[OpenApiParameter("run_id", int, OpenApiParameter.PATH)],
         responses={200: LineSerializer(many=True), **AUTH_ERRORS,
-                   404: _error("No settlement run with this number has lines for you.")},
+                   404: error_response("No settlement run with this number has lines for you.")},
     )
     def get(self, request: Request, run_id: str) -> Response:
-        if not _is_run_number(run_id) or not ProviderLine.objects.filter(
-            run_id=int(run_id), provider=_provider(request), run__status__in=VISIBLE_STATUSES,
-        ).exists():
+        if not _is_run_number(run_id) or not selectors.provider_has_settlement(
+                provider_of(request), int(run_id)):
             raise NotFound(code="settlement_not_found")
         page = self.paginate_queryset(self.get_queryset())
         assert page is not None
         record_access_many(subjects=[line.prepatient for line in page],
                            purpose=AccessPurpose.SETTLEMENT, what="api settlement lines",
-                           organisation=_caller(request).organisation_label)
+                           organisation=caller_of(request).organisation_label)
         return self.get_paginated_response(LineSerializer(page, many=True).data)
 
 
@@ -190,7 +183,7 @@ class DisputeSerializer(serializers.Serializer):
                                         help_text="The rule the disputed line applied.")
     reason = serializers.CharField(help_text="Why you dispute the line.")
     raised_at = serializers.DateTimeField()
-    status = _enum_field(DisputeStatus.values, "open until a caseworker decides; then upheld "
+    status = enum_field(DisputeStatus.values, "open until a caseworker decides; then upheld "
                                                "or rejected.")
     resolution_reason = serializers.SerializerMethodField()
     resolved_at = serializers.DateTimeField(allow_null=True)
@@ -217,7 +210,7 @@ class DisputeCursorPagination(PseudonymCursorPagination):
     ordering = ("-raised_at", "-id")
 
 
-DISPUTE_LINE_NOT_FOUND = _error(
+DISPUTE_LINE_NOT_FOUND = error_response(
     "No line for this programme ID in a computed or approved run of this number is "
     "attributed to you (`settlement_line_not_found`).")
 RUN_ID = OpenApiParameter("run_id", int, OpenApiParameter.PATH,
@@ -226,12 +219,6 @@ PROGRAMME_ID = OpenApiParameter("pseudonym", str, OpenApiParameter.PATH,
                                 description="The prepatient's programme ID.",
                                 examples=[OpenApiExample("A programme ID",
                                                          value=EXAMPLE_PSEUDONYM)])
-
-
-def _own_disputes(request: Request) -> QuerySet[Dispute]:
-    return (Dispute.objects.filter(provider=_provider(request))
-            .select_related("line__prepatient", "run__programme")
-            .defer("line__prepatient__personnummer"))
 
 
 class DisputeListView(ProviderListView):
@@ -264,18 +251,14 @@ class DisputeListView(ProviderListView):
         query = DisputeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
-        rows = _own_disputes(request)
-        if "status" in wanted:
-            rows = rows.filter(status=wanted["status"])
-        if "run" in wanted:
-            rows = rows.filter(run_id=wanted["run"])
-        if "prepatient" in wanted:
-            rows = rows.filter(line__pseudonym=wanted["prepatient"])
+        rows = selectors.provider_disputes(provider_of(request), status=wanted.get("status"),
+                                           run_id=wanted.get("run"),
+                                           pseudonym=wanted.get("prepatient"))
         page = self.paginate_queryset(rows) or []
         record_access_many(
             subjects=list({d.line.prepatient_id: d.line.prepatient for d in page}.values()),
             purpose=AccessPurpose.SETTLEMENT, what="api settlement disputes",
-            organisation=_caller(request).organisation_label)
+            organisation=caller_of(request).organisation_label)
         return self.get_paginated_response(DisputeSerializer(page, many=True).data)
 
 
@@ -302,10 +285,10 @@ class DisputeRaiseView(OrganisationView):
                       "missing from the line."})],
         responses={
             201: DisputeSerializer,
-            400: _error("Not valid: `fields.reason` says what to correct."),
+            400: error_response("Not valid: `fields.reason` says what to correct."),
             404: DISPUTE_LINE_NOT_FOUND,
-            409: _error("The line already has an open dispute (`dispute_already_open`)."),
-            415: _error("The body is not application/json."),
+            409: error_response("The line already has an open dispute (`dispute_already_open`)."),
+            415: error_response("The body is not application/json."),
             **AUTH_ERRORS,
         },
     )
@@ -314,17 +297,15 @@ class DisputeRaiseView(OrganisationView):
         body.is_valid(raise_exception=True)
         line = None
         if _is_run_number(run_id):
-            line = (PrepatientLine.objects
-                    .filter(run_id=int(run_id), run__status__in=VISIBLE_STATUSES,
-                            provider=_provider(request), prepatient__pseudonym=pseudonym)
-                    .select_related("prepatient").defer("prepatient__personnummer").first())
+            line = selectors.provider_settlement_line(provider_of(request), int(run_id),
+                                                      pseudonym)
         if line is None:
             raise LineNotDisputable()
-        caller = _caller(request)
+        caller = caller_of(request)
         dispute = dispute_raise(line=line, reason=body.validated_data["reason"],
                                 credential=caller.credential)
         record_access(subject=line.prepatient, purpose=AccessPurpose.SETTLEMENT,
                       what="api settlement dispute raised",
                       organisation=caller.organisation_label)
-        dispute = _own_disputes(request).get(pk=dispute.pk)
+        dispute = selectors.provider_dispute(provider_of(request), dispute.pk)
         return Response(DisputeSerializer(dispute).data, status=201)

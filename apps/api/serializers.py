@@ -12,11 +12,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from apps.api import fhir
 from apps.consent.gate import PROVIDER_VISIBLE_STATES
 from apps.core.api import ErrorBodySerializer
 from apps.core.models import OrganisationEventKind
 from apps.measurements.models import ReporterKind
-from apps.providers import fhir
 from apps.providers.models import Scope
 
 MAX_BATCH_ITEMS = 5000
@@ -30,7 +30,7 @@ def _enum(values: tuple[str, ...] | list[str], description: str = "") -> dict[st
     return schema
 
 
-def _enum_field(values: tuple[str, ...] | list[str], description: str = "",
+def enum_field(values: tuple[str, ...] | list[str], description: str = "",
                 **kwargs: Any) -> serializers.CharField:
     """A string field documented as an inline enum (no shared component, so two fields
     named ``status`` with different values do not collide)."""
@@ -127,7 +127,7 @@ class MeasurementBatchEnvelopeSerializer(serializers.Serializer):
 
 class ItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in the request (from 0).")
-    status = _enum_field(ITEM_STATUSES, help_text=(
+    status = enum_field(ITEM_STATUSES, help_text=(
         "`stored`, `duplicate` (sent before: nothing stored again), `error`, or `not_stored` "
         "(valid, but its all-or-nothing batch had an error)."))
     measurement_id = serializers.IntegerField(allow_null=True)
@@ -162,7 +162,7 @@ class BatchRefusedSerializer(serializers.Serializer):
 class PrepatientSerializer(serializers.Serializer):
     pseudonym = serializers.CharField(help_text="The programme ID: the only identifier shared.")
     programme = serializers.CharField(source="programme.code")
-    state = _enum_field([str(s) for s in PROVIDER_VISIBLE_STATES], help_text=(
+    state = enum_field([str(s) for s in PROVIDER_VISIBLE_STATES], help_text=(
         "active, excluded (the provider may help the person back) or completed."))
     enrolled_on = serializers.DateField()
     end_date = serializers.DateField(help_text="The end of the individual programme period.")
@@ -203,7 +203,7 @@ class MeasurementHistorySerializer(serializers.Serializer):
     reported_value = serializers.DecimalField(max_digits=10, decimal_places=3)
     reported_unit = serializers.CharField()
     taken_on = serializers.DateField()
-    reporter_kind = _enum_field(ReporterKind.values)
+    reporter_kind = enum_field(ReporterKind.values)
     source_reference = serializers.CharField(
         allow_null=True, help_text="Only for values you reported yourself.")
     superseded = serializers.BooleanField(help_text="A later correction replaces this value.")
@@ -216,7 +216,7 @@ class MeasurementHistorySerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The event's position in the feed (the cursor).")
-    kind = _enum_field(OrganisationEventKind.values)
+    kind = enum_field(OrganisationEventKind.values)
     subject = serializers.CharField(help_text="The prepatient's programme ID.")
     occurred_on = serializers.DateField()
     data = serializers.DictField(help_text="Details of the event.")  # type: ignore[assignment]
@@ -299,7 +299,7 @@ class ReferralResultSerializer(serializers.Serializer):
 
 
 class ReferralResultResponseSerializer(serializers.Serializer):
-    status = _enum_field(("stored", "duplicate"),
+    status = enum_field(("stored", "duplicate"),
                          help_text="`stored`, or `duplicate` for a result sent before.")
     sample_id = serializers.CharField()
     hba1c = serializers.DecimalField(max_digits=5, decimal_places=1,
@@ -349,8 +349,8 @@ class FhirPeriodSerializer(serializers.Serializer):
 class FhirObservationSerializer(serializers.Serializer):
     """A FHIR R4 Observation: only the elements listed are read; others are ignored."""
 
-    resourceType = _enum_field(["Observation"])
-    status = _enum_field(fhir.ACCEPTED_STATUSES)
+    resourceType = enum_field(["Observation"])
+    status = enum_field(fhir.ACCEPTED_STATUSES)
     code = FhirCodeableConceptSerializer()
     subject = FhirSubjectSerializer()
     effectiveDateTime = serializers.CharField(
@@ -371,8 +371,8 @@ class FhirBundleSerializer(serializers.Serializer):
     """A FHIR R4 Bundle of Observations: `transaction` and `collection` are stored all or
     nothing, `batch` entry by entry."""
 
-    resourceType = _enum_field(["Bundle"])
-    type = _enum_field(fhir.BUNDLE_TYPES)
+    resourceType = enum_field(["Bundle"])
+    type = enum_field(fhir.BUNDLE_TYPES)
     entry: serializers.ListSerializer = serializers.ListSerializer(
         child=FhirBundleEntrySerializer(), min_length=1, max_length=fhir.MAX_ENTRIES)
 

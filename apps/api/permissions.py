@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from apps.providers.authentication import OrganisationUser
+from apps.api.authentication import OrganisationUser
 from apps.providers.models import Scope
 
 

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from apps.providers.authentication import OrganisationUser
+from apps.api.authentication import OrganisationUser
 
 DEFAULT_RATE = "600/min"
 _RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")

@@ -38,28 +38,10 @@ from rest_framework.response import Response
 from rest_framework.utils import json
 from rest_framework.views import APIView
 
-from apps.core import clock
-from apps.core.access import record_access, record_access_many
-from apps.core.api import ErrorSerializer
-from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.models import AccessPurpose
-from apps.measurements import rules as measurement_rules
-from apps.measurements.models import Measurement
-from apps.measurements.services import (
-    BatchResult,
-    ItemResult,
-    MeasurementInput,
-    Reporter,
-    followup_status,
-    followups_overdue,
-    measurements_record_batch,
-    type_specs,
-)
-from apps.providers import fhir, selectors
-from apps.providers.authentication import ApiKeyAuthentication, OrganisationUser
-from apps.providers.models import Lab, Provider, Scope
-from apps.providers.permissions import HasScope, IsOrganisation
-from apps.providers.serializers import (
+from apps.api import fhir
+from apps.api.authentication import ApiKeyAuthentication, OrganisationUser
+from apps.api.permissions import HasScope, IsOrganisation
+from apps.api.serializers import (
     BatchRefusedSerializer,
     BatchResultSerializer,
     DashboardSerializer,
@@ -78,9 +60,30 @@ from apps.providers.serializers import (
     ReferralResultResponseSerializer,
     ReferralResultSerializer,
 )
+from apps.core import clock
+from apps.core.access import record_access, record_access_many
+from apps.core.api import ErrorSerializer
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.models import AccessPurpose
+from apps.measurements import rules as measurement_rules
+from apps.measurements import selectors
+from apps.measurements.models import Measurement
+from apps.measurements.services import (
+    BatchResult,
+    ItemResult,
+    MeasurementInput,
+    Reporter,
+    followup_status,
+    followups_overdue,
+    measurements_record_batch,
+    type_specs,
+)
+from apps.providers.models import Lab, Provider, Scope
+from apps.providers.selectors import provider_events
 from apps.registry.errors import PrepatientNotFound, ReferralCodeNotValid
-from apps.registry.models import InclusionSample, Prepatient, SampleSource
-from apps.registry.services import _referral_hash, inclusion_sample_record_lab
+from apps.registry.models import InclusionSample, Prepatient
+from apps.registry.selectors import inclusion_sample_from_lab, prepatients_by_pseudonym
+from apps.registry.services import inclusion_sample_record_lab
 from prevention_engine.dates import switch_window_end
 
 # --- Parsing and negotiation ----------------------------------------------------------
@@ -130,20 +133,22 @@ class IsLabKey(BasePermission):
         return isinstance(request.user, OrganisationUser) and request.user.lab is not None
 
 
-def _caller(request: Request) -> OrganisationUser:
+def caller_of(request: Request) -> OrganisationUser:
+    """The organisation calling (the view's permissions have checked it is one)."""
     user = request.user
     assert isinstance(user, OrganisationUser)  # the permissions ran first
     return user
 
 
-def _provider(request: Request) -> Provider:
-    provider = _caller(request).provider
+def provider_of(request: Request) -> Provider:
+    """The provider calling (in a view for provider keys only)."""
+    provider = caller_of(request).provider
     assert provider is not None
     return provider
 
 
 def _lab(request: Request) -> Lab:
-    lab = _caller(request).lab
+    lab = caller_of(request).lab
     assert lab is not None
     return lab
 
@@ -151,20 +156,21 @@ def _lab(request: Request) -> Lab:
 # --- Documentation helpers ----------------------------------------------------------------
 
 
-def _error(description: str) -> OpenApiResponse:
+def error_response(description: str) -> OpenApiResponse:
+    """A documented error answer: the one error shape, with its meaning here."""
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
 AUTH_ERRORS = {
-    401: _error("No API key, or a key that is not valid or has been revoked."),
-    403: _error("The key lacks the scope this endpoint needs, or belongs to the other kind "
+    401: error_response("No API key, or a key that is not valid or has been revoked."),
+    403: error_response("The key lacks the scope this endpoint needs, or belongs to the other kind "
                 "of organisation."),
-    429: _error("Too many requests for this key; retry after the `Retry-After` seconds."),
+    429: error_response("Too many requests for this key; retry after the `Retry-After` seconds."),
 }
-NOT_VISIBLE = _error("No prepatient with this programme ID is visible to you: unknown, not "
+NOT_VISIBLE = error_response("No prepatient with this programme ID is visible to you: unknown, not "
                      "listed with you, switched away or without valid consent (never 403, so "
                      "that existence is not revealed).")
-BAD_CURSOR = _error("The cursor is not valid.")
+BAD_CURSOR = error_response("The cursor is not valid.")
 EXAMPLE_PSEUDONYM = "pp-0a1b2c3d4e"
 PSEUDONYM = OpenApiParameter(
     "pseudonym", OpenApiTypes.STR, OpenApiParameter.PATH,
@@ -172,8 +178,8 @@ PSEUDONYM = OpenApiParameter(
     examples=[OpenApiExample("A programme ID", value=EXAMPLE_PSEUDONYM)],
 )
 PROVIDERS, LABORATORIES = ["providers"], ["laboratories"]
-BAD_QUERY = _error("A query parameter is not valid.")
-UNSUPPORTED_MEDIA_TYPE = _error("The body is neither application/json nor "
+BAD_QUERY = error_response("A query parameter is not valid.")
+UNSUPPORTED_MEDIA_TYPE = error_response("The body is neither application/json nor "
                                 "application/fhir+json.")
 
 
@@ -212,7 +218,7 @@ class OverdueCursorPagination(PseudonymCursorPagination):
 
 def _log_reads(request: Request, subjects: Sequence[Prepatient], what: str) -> None:
     record_access_many(subjects=subjects, purpose=AccessPurpose.CARE,
-                       organisation=_caller(request).organisation_label, what=what)
+                       organisation=caller_of(request).organisation_label, what=what)
 
 
 # --- Who am I -------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ class WhoAmIView(OrganisationView):
         responses={200: OrganisationSerializer, 401: AUTH_ERRORS[401], 429: AUTH_ERRORS[429]},
     )
     def get(self, request: Request) -> Response:
-        organisation = _caller(request)
+        organisation = caller_of(request)
         party: Provider | Lab
         if organisation.provider is not None:
             party = organisation.provider
@@ -288,7 +294,7 @@ class PrepatientListView(ProviderListView):
     def get(self, request: Request) -> Response:
         query = PrepatientQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = selectors.provider_prepatients(_provider(request),
+        rows = selectors.provider_prepatients(provider_of(request),
                                               overdue=query.validated_data["overdue"])
         page = self.paginate_queryset(rows) or []
         _log_reads(request, page, "api prepatient list")
@@ -297,7 +303,7 @@ class PrepatientListView(ProviderListView):
 
 
 def _visible(request: Request, pseudonym: str) -> Prepatient:
-    prepatient = selectors.provider_prepatient(_provider(request), pseudonym)
+    prepatient = selectors.provider_prepatient(provider_of(request), pseudonym)
     if prepatient is None:
         raise PrepatientNotFound(_("No prepatient with this programme ID is visible to you."))
     return prepatient
@@ -311,7 +317,7 @@ class PrepatientDetailView(ProviderReadView):
     def get(self, request: Request, pseudonym: str) -> Response:
         prepatient = _visible(request, pseudonym)
         record_access(subject=prepatient, purpose=AccessPurpose.CARE,
-                      organisation=_caller(request).organisation_label,
+                      organisation=caller_of(request).organisation_label,
                       what="api prepatient detail")
         row = _prepatient_row(prepatient)
         row["followups"] = followup_status(prepatient=prepatient)
@@ -340,14 +346,13 @@ class PrepatientMeasurementsView(ProviderListView):
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         prepatient = _visible(request, pseudonym)
-        rows: QuerySet[Measurement] = selectors.prepatient_history(prepatient)
-        if query.validated_data.get("type"):
-            rows = rows.filter(type__code=query.validated_data["type"])
+        rows: QuerySet[Measurement] = selectors.prepatient_history(
+            prepatient, type_code=query.validated_data.get("type"))
         page = self.paginate_queryset(rows) or []
         record_access(subject=prepatient, purpose=AccessPurpose.CARE,
-                      organisation=_caller(request).organisation_label,
+                      organisation=caller_of(request).organisation_label,
                       what="api measurement history")
-        own = Reporter.for_provider(_provider(request)).reference
+        own = Reporter.for_provider(provider_of(request)).reference
         return self.get_paginated_response(MeasurementHistorySerializer([{
             "id": m.pk, "type": m.type, "value": m.value, "reported_value": m.reported_value,
             "reported_unit": m.reported_unit, "taken_on": m.taken_on,
@@ -377,10 +382,10 @@ class EventsView(ProviderReadView):
         query = EventQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]
-        events = selectors.provider_events(_provider(request), after=after, limit=limit + 1)
+        events = provider_events(provider_of(request), after=after, limit=limit + 1)
         has_more = len(events) > limit
         events = events[:limit]
-        subjects = list(Prepatient.objects.filter(pseudonym__in={e.subject for e in events}))
+        subjects = prepatients_by_pseudonym({e.subject for e in events})
         _log_reads(request, subjects, "api event feed")
         return Response(EventPageSerializer({
             "events": events, "next_after": events[-1].pk if events else after,
@@ -399,7 +404,7 @@ class OverdueView(ProviderListView):
                               **AUTH_ERRORS})
     def get(self, request: Request) -> Response:
         today = clock.today()
-        page = self.paginate_queryset(followups_overdue(provider=_provider(request),
+        page = self.paginate_queryset(followups_overdue(provider=provider_of(request),
                                                         today=today)) or []
         _log_reads(request, list({due.prepatient_id: due.prepatient for due in page}.values()),
                    "api overdue follow-ups")
@@ -426,7 +431,7 @@ class DashboardView(ProviderReadView):
     def get(self, request: Request) -> Response:
         return Response(DashboardSerializer({
             "provisional": True, "as_of": clock.today(),
-            "programmes": selectors.provider_dashboard(_provider(request)),
+            "programmes": selectors.provider_dashboard(provider_of(request)),
         }).data)
 
 
@@ -544,9 +549,8 @@ def _fill_duplicate_ids(batch: BatchResult, parsed: list[ParsedItem],
             wanted.setdefault(value.source_reference.strip(), []).append(result)
     if not wanted:
         return
-    for reference, pk in Measurement.objects.filter(
-            reporter=reporter.reference, source_reference__in=wanted).values_list(
-            "source_reference", "pk"):
+    for reference, pk in selectors.measurement_ids_by_reference(
+            reporter=reporter.reference, references=wanted):
         for result in wanted[reference]:
             result.measurement_id = pk
 
@@ -591,7 +595,7 @@ class MeasurementUploadView(OrganisationView):
     def post(self, request: Request) -> Response:
         parsed, all_or_nothing = read_plain_batch(request.data)
         return record(parsed, all_or_nothing=all_or_nothing,
-                      reporter=Reporter.for_provider(_provider(request)))
+                      reporter=Reporter.for_provider(provider_of(request)))
 
 
 # --- Laboratories ---------------------------------------------------------------------------------
@@ -740,9 +744,9 @@ class ReferralResultView(LabView):
             201: ReferralResultResponseSerializer,
             200: OpenApiResponse(ReferralResultResponseSerializer,
                                  description="The same result was stored before."),
-            400: _error("Not valid: a field (or FHIR path) names what to correct."),
-            404: _error("No referral has this code (`referral_code_unknown`)."),
-            409: _error("The code has been used for another sample (`referral_code_used`) "
+            400: error_response("Not valid: a field (or FHIR path) names what to correct."),
+            404: error_response("No referral has this code (`referral_code_unknown`)."),
+            409: error_response("The code has been used for another sample (`referral_code_used`) "
                         "or has expired (`referral_code_expired`)."),
             415: UNSUPPORTED_MEDIA_TYPE,
             401: AUTH_ERRORS[401], 403: AUTH_ERRORS[403], 429: AUTH_ERRORS[429],
@@ -771,10 +775,8 @@ class ReferralResultView(LabView):
 
 
 def _earlier_sample(result: ReferralResult, hba1c: Decimal) -> InclusionSample | None:
-    return (InclusionSample.objects
-            .filter(referral__code_hash=_referral_hash(result.code), source=SampleSource.LAB,
-                    lab_reference=result.sample_id, hba1c=hba1c, taken_on=result.taken_on)
-            .first())
+    return inclusion_sample_from_lab(code=result.code, lab_reference=result.sample_id,
+                                     hba1c=hba1c, taken_on=result.taken_on)
 
 
 def _referral_error(refused: ReferralCodeNotValid, paths: dict[str, str]) -> Exception:

@@ -1,12 +1,13 @@
 """Organisation keys for the API: ``Authorization: Api-Key <prefix>.<secret>``.
 
 A key belongs to one organisation, a provider or a laboratory, and carries
-scopes; ``apps.providers.permissions.HasScope`` checks them per view.
+scopes; ``apps.api.permissions.HasScope`` checks them per view. The key is
+looked up by ``apps.providers.selectors`` and its last use recorded by
+``apps.providers.services`` (the API reads and writes through them).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -14,12 +15,11 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.core import clock
 from apps.providers.models import ApiCredential, AuthorizationStatus, Lab, Provider
+from apps.providers.selectors import api_credential_for_prefix
+from apps.providers.services import api_credential_touch
 
 KEYWORD = "Api-Key"
-# ``last_used_at`` is written at most this often per key (one UPDATE, not one per call).
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Providers whose keys stop working: authorization taken away or never given after a loss.
 KEYS_REFUSED = (AuthorizationStatus.REVOKED, AuthorizationStatus.REJECTED)
 
@@ -59,15 +59,6 @@ class OrganisationUser:
         return str(self.organisation)
 
 
-def _touch(credential: ApiCredential) -> None:
-    now = clock.now()
-    if credential.last_used_at is not None and now - credential.last_used_at < (
-            LAST_USED_RESOLUTION):
-        return
-    ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
-    credential.last_used_at = now
-
-
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[OrganisationUser, ApiCredential] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -75,10 +66,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         key = header[len(KEYWORD) + 1:].strip()
         prefix, _sep, secret = key.partition(".")
-        credential = (
-            ApiCredential.objects.select_related("provider", "lab").filter(prefix=prefix).first()
-            if prefix and secret else None
-        )
+        credential = api_credential_for_prefix(prefix) if prefix and secret else None
         if credential is None or not credential.matches(secret):
             raise exceptions.AuthenticationFailed(_("The API key is not valid."))
         if not credential.is_active:
@@ -91,7 +79,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             # listed with it while they choose; a revoked or rejected one sees nothing.
             raise exceptions.AuthenticationFailed(
                 _("The provider's authorization is revoked; its API keys no longer work."))
-        _touch(credential)
+        api_credential_touch(credential=credential)
         return OrganisationUser(credential), credential
 
     def authenticate_header(self, request: Request) -> str:
@@ -99,7 +87,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.providers.authentication.ApiKeyAuthentication"
+    target_class = "apps.api.authentication.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
