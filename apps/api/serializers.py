@@ -15,7 +15,7 @@ from rest_framework import serializers
 from apps.api import fhir
 from apps.consent.gate import PROVIDER_VISIBLE_STATES
 from apps.core.api import ErrorBodySerializer
-from apps.core.models import OrganisationEventKind
+from apps.core.events import registered_kinds
 from apps.measurements.models import ReporterKind
 from apps.providers.models import Scope
 
@@ -216,7 +216,7 @@ class MeasurementHistorySerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The event's position in the feed (the cursor).")
-    kind = enum_field(OrganisationEventKind.values)
+    kind = enum_field(list(registered_kinds()))
     subject = serializers.CharField(help_text="The prepatient's programme ID.")
     occurred_on = serializers.DateField()
     data = serializers.DictField(help_text="Details of the event.")  # type: ignore[assignment]

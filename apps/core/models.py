@@ -94,19 +94,6 @@ class AccessLogEntry(models.Model):
         super().save(*args, **kwargs)
 
 
-class OrganisationEventKind(models.TextChoices):
-    NEW_LISTING = "new_listing", _("New prepatient listed")
-    SWITCHED_AWAY = "switched_away", _("Prepatient switched to another provider")
-    CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
-    EXCLUDED = "excluded", _("Prepatient excluded")
-    REINSTATED = "reinstated", _("Prepatient reinstated")
-    DROPPED_OUT = "dropped_out", _("Prepatient dropped out")
-    DECEASED = "deceased", _("Prepatient deceased")
-    COMPLETED = "completed", _("Prepatient completed the programme")
-    SAFETY_NOTICE = "safety_notice", _("Safety notice: seek care")
-    DISPUTE_RESOLVED = "dispute_resolved", _("Dispute of a settlement line resolved")
-
-
 class OrganisationEvent(models.Model):
     """An append-only feed of what an organisation must know (an outbox).
 
@@ -116,7 +103,8 @@ class OrganisationEvent(models.Model):
     """
 
     organisation = models.CharField(_("organisation"), max_length=64)
-    kind = models.CharField(_("event"), max_length=24, choices=OrganisationEventKind.choices)
+    # One of the kinds the apps register (apps.core.events.register_kind).
+    kind = models.CharField(_("event"), max_length=24)
     subject = models.CharField(_("programme ID"), max_length=32)
     occurred_on = models.DateField(_("on"))
     data = models.JSONField(_("details"), default=dict, blank=True)
@@ -134,3 +122,8 @@ class OrganisationEvent(models.Model):
         if self.pk is not None:
             raise ValueError("Organisation events are append-only.")
         super().save(*args, **kwargs)
+
+    def kind_label(self) -> str:
+        from apps.core.events import kind_label  # events imports this module
+
+        return str(kind_label(self.kind))

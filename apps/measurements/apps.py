@@ -9,4 +9,5 @@ class MeasurementsConfig(AppConfig):
     verbose_name = _("Measurements")
 
     def ready(self) -> None:
-        from apps.measurements import receivers  # noqa: F401
+        # The kinds of event it publishes, and its receivers of other apps' signals.
+        from apps.measurements import events, receivers  # noqa: F401

@@ -28,8 +28,7 @@ from apps.consent.gate import consented, prepatients_for_provider
 from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.core.events import publish_to_provider
-from apps.core.models import OrganisationEventKind
-from apps.measurements import rules, selectors
+from apps.measurements import events, rules, selectors
 from apps.measurements.models import (
     FollowUpDue,
     FollowUpReminder,
@@ -536,7 +535,7 @@ def _raise_notice(prepatient: Prepatient, value: Measurement) -> SafetyNotice:
         prepatient_notified_at=clock.now() if prepatient.user_id else None,
     )
     publish_to_provider(provider_id=prepatient.current_provider_id,
-                        kind=OrganisationEventKind.SAFETY_NOTICE, subject=prepatient.pseudonym,
+                        kind=events.SAFETY_NOTICE, subject=prepatient.pseudonym,
                         on=value.taken_on, measurement="hba1c", value=str(value.value),
                         unit="mmol/mol")
     user = prepatient.user

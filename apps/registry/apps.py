@@ -7,3 +7,6 @@ class RegistryConfig(AppConfig):
     name = "apps.registry"
     label = "registry"
     verbose_name = _("Registry")
+
+    def ready(self) -> None:
+        from apps.registry import events  # noqa: F401  (the kinds of event it publishes)

@@ -22,10 +22,9 @@ from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import publish_to_provider
-from apps.core.models import OrganisationEventKind
 from apps.programs.models import Programme
 from apps.providers.models import Provider
-from apps.registry import rules
+from apps.registry import events, rules
 from apps.registry.errors import (
     IdentityNotAccepted,
     InclusionRefused,
@@ -372,7 +371,7 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
                                reason=ListingReason.INITIAL, actor=_user(actor))
         LifecycleEvent.objects.create(prepatient=prepatient, type=LifecycleEventType.ENROLLED,
                                       on=today, actor=_user(actor))
-        publish_to_provider(provider_id=provider.pk, kind=OrganisationEventKind.NEW_LISTING,
+        publish_to_provider(provider_id=provider.pk, kind=events.NEW_LISTING,
                             subject=prepatient.pseudonym, on=today, reason="initial",
                             enrolled_on=today.isoformat(),
                             end_date=prepatient.end_date.isoformat())
@@ -427,9 +426,9 @@ def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = N
     prepatient.current_provider = provider
     prepatient.save(update_fields=["current_provider", "updated_at"])
     publish_to_provider(provider_id=current.pk if current else None,
-                        kind=OrganisationEventKind.SWITCHED_AWAY, subject=prepatient.pseudonym,
+                        kind=events.SWITCHED_AWAY, subject=prepatient.pseudonym,
                         on=today)
-    publish_to_provider(provider_id=provider.pk, kind=OrganisationEventKind.NEW_LISTING,
+    publish_to_provider(provider_id=provider.pk, kind=events.NEW_LISTING,
                         subject=prepatient.pseudonym, on=today, reason=listing.reason,
                         enrolled_on=prepatient.enrolled_on.isoformat(),
                         end_date=prepatient.end_date.isoformat() if prepatient.end_date else None)

@@ -7,3 +7,6 @@ class SettlementsConfig(AppConfig):
     name = "apps.settlements"
     label = "settlements"
     verbose_name = _("Settlements")
+
+    def ready(self) -> None:
+        from apps.settlements import events  # noqa: F401  (the kinds of event it publishes)

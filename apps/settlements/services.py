@@ -25,9 +25,9 @@ from django.utils.translation import ngettext
 from apps.core import clock
 from apps.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from apps.core.events import publish_to_provider
-from apps.core.models import OrganisationEventKind
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
+from apps.settlements import events
 from apps.settlements.export import settlement_input
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
@@ -514,7 +514,7 @@ def dispute_resolve(*, dispute: Dispute, decision: DisputeStatus | str, reason: 
         locked.save(update_fields=["status", "resolution_reason", "resolved_by",
                                    "resolved_at"])
         publish_to_provider(
-            provider_id=locked.provider_id, kind=OrganisationEventKind.DISPUTE_RESOLVED,
+            provider_id=locked.provider_id, kind=events.DISPUTE_RESOLVED,
             subject=locked.line.pseudonym, dispute=locked.pk, run=locked.run_id,
             run_reference=locked.run.reference, decision=locked.status,
         )

@@ -54,3 +54,55 @@ def test_events_are_append_only(make_candidate) -> None:
     event.kind = "excluded"
     with pytest.raises(ValueError, match="append-only"):
         event.save()
+
+
+def test_the_kinds_are_registered_by_the_apps_that_publish_them() -> None:
+    from apps.core.events import registered_kinds
+    from apps.measurements import events as measurement_events
+    from apps.registry import events as registry_events
+    from apps.settlements import events as settlement_events
+
+    kinds = registered_kinds()
+    assert {registry_events.NEW_LISTING, registry_events.SWITCHED_AWAY,
+            measurement_events.SAFETY_NOTICE, settlement_events.DISPUTE_RESOLVED,
+            "consent_withdrawn", "excluded", "reinstated", "dropped_out", "deceased",
+            "completed"} == set(kinds)
+    assert str(kinds["safety_notice"]) == "Safety notice: seek care"
+
+
+def test_a_new_kind_needs_no_change_in_core_and_a_clash_is_refused() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from apps.core import events
+
+    code = events.register_kind("test_kind", "A test kind")
+    try:
+        assert events.register_kind("test_kind", "A test kind") == code  # imported again
+        with pytest.raises(ImproperlyConfigured, match="registered twice"):
+            events.register_kind("test_kind", "Another label")
+        with pytest.raises(ImproperlyConfigured, match="too long"):
+            events.register_kind("k" * 25, "Too long")
+        published = events.publish(organisation="provider:1", kind=code, subject="pp-1")
+        assert published.kind_label() == "A test kind"
+    finally:
+        events._KINDS.pop("test_kind", None)
+
+
+def test_an_unregistered_kind_is_not_published() -> None:
+    from apps.core.events import publish
+
+    with pytest.raises(ValueError, match="not a registered kind"):
+        publish(organisation="provider:1", kind="made_up", subject="pp-1")
+    assert not OrganisationEvent.objects.exists()
+
+
+def test_the_feed_admin_filters_by_the_registered_kinds(admin_client, settings) -> None:
+    from apps.core.events import publish
+
+    settings.STAFF_MFA_REQUIRED = False
+    publish(organisation="provider:1", kind="safety_notice", subject="pp-1")
+    publish(organisation="provider:1", kind="new_listing", subject="pp-2")
+    page = admin_client.get("/admin/core/organisationevent/", {"kind": "safety_notice"})
+    assert page.status_code == 200
+    assert list(page.context["cl"].queryset.values_list("subject", flat=True)) == ["pp-1"]
+    assert "Säkerhetsvarning: sök vård" in page.content.decode()  # the admin is Swedish
