@@ -15,12 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from apps.programs.models import Programme
 from apps.registry.models import Prepatient
 from apps.registry.services import deciding_sample
+from apps.site import selectors
 from prevention_engine.findrisc import earns_referral
 
 
 def current_programme() -> Programme | None:
     """The programme the site recruits to: the earliest that exists (one today)."""
-    return Programme.objects.order_by("start_date", "pk").first()
+    return selectors.programme_current()
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class Step:
 
 
 def _screened(prepatient: Prepatient) -> bool:
-    return prepatient.screenings.exists()
+    return selectors.prepatient_screened(prepatient=prepatient)
 
 
 def _referred(prepatient: Prepatient) -> bool:
-    latest = prepatient.screenings.order_by("-submitted_at", "-pk").first()
+    latest = selectors.screening_latest(prepatient=prepatient)
     return latest is not None and earns_referral(
         latest.score, prepatient.programme.findrisc_referral_threshold)
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from apps.registry.models import Prepatient
 from apps.registry.services import prepatient_register
-from apps.site import journey
-from apps.site.models import FormSubmission
+from apps.site import journey, selectors, services
 
 
 class PrepatientMixin(LoginRequiredMixin):
@@ -61,18 +59,14 @@ class SubmitOnceMixin:
         if not token or not request.user.is_authenticated:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         token = token[:32]
-        try:
-            with transaction.atomic():
-                record = FormSubmission.objects.create(token=token, user=request.user,
-                                                       path=request.path[:200])
-        except IntegrityError:
-            earlier = FormSubmission.objects.filter(token=token, user=request.user).first()
+        record = services.form_submission_claim(token=token, user=request.user,
+                                                path=request.path)
+        if record is None:
+            earlier = selectors.form_submission_earlier(token=token, user=request.user)
             return HttpResponseRedirect(earlier.result_url if earlier and earlier.result_url
                                         else request.path)
         response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        if response.status_code in (301, 302, 303):
-            record.result_url = response["Location"][:300]
-            record.save(update_fields=["result_url"])
-        else:
-            record.delete()
+        redirected = response.status_code in (301, 302, 303)
+        services.form_submission_finish(
+            submission=record, result_url=response["Location"] if redirected else None)
         return response

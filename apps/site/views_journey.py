@@ -10,12 +10,10 @@ the domain services; refusals are shown on the field they concern.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
@@ -27,28 +25,20 @@ from django.views.generic import TemplateView
 
 from apps.consent.errors import ConsentConflict
 from apps.consent.models import ConsentKind, ConsentText
-from apps.consent.services import consent_grant, consent_text_current
+from apps.consent.services import consent_text_current
 from apps.core import clock
 from apps.core.crypto import decrypt
 from apps.core.errors import DomainError, InvalidInput
-from apps.providers.models import Lab
 from apps.registry.errors import InvalidTransition
-from apps.registry.models import (
-    InclusionSample,
-    Prepatient,
-    ReferralCode,
-    SampleSource,
-    Screening,
-)
+from apps.registry.models import InclusionSample, Prepatient, ReferralCode, Screening
 from apps.registry.services import (
     deciding_sample,
     inclusion_decide,
     inclusion_params,
     prepatient_set_identity,
     referral_issue,
-    screening_submit,
 )
-from apps.site import journey
+from apps.site import journey, selectors, services
 from apps.site.forms_journey import (
     BodyForm,
     ConsentForm,
@@ -63,7 +53,7 @@ from apps.site.forms_journey import (
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.models import QuestionnaireDraft
 from prevention_engine.dates import age_on
-from prevention_engine.findrisc import FamilyHistory, earns_referral
+from prevention_engine.findrisc import earns_referral
 from prevention_engine.inclusion import InclusionReason, recruitment_phase
 
 # The plaintext of a just-issued referral code, kept for one display only.
@@ -77,7 +67,7 @@ VERIFIED_PERSONNUMMER_SESSION_KEY = "eid_personnummer"
 
 
 def latest_screening(prepatient: Prepatient) -> Screening | None:
-    return prepatient.screenings.order_by("-submitted_at", "-pk").first()
+    return selectors.screening_latest(prepatient=prepatient)
 
 
 def is_referred(prepatient: Prepatient, screening: Screening | None = None) -> bool:
@@ -200,15 +190,11 @@ class ConsentView(SubmitOnceMixin, JourneyView):
         if not form.is_valid():
             return self.render_page(form=form)
         wants_research = bool(form.cleaned_data["research"])
-        shown = {ConsentKind.DATA_SHARING: form.cleaned_data["data_text"],
-                 ConsentKind.RESEARCH: form.cleaned_data["research_text"]}
         try:
-            with transaction.atomic():
-                consent_grant(prepatient=self.prepatient,
-                              text=self._shown_text(ConsentKind.DATA_SHARING, shown))
-                if wants_research:
-                    consent_grant(prepatient=self.prepatient,
-                                  text=self._shown_text(ConsentKind.RESEARCH, shown))
+            services.consents_give(prepatient=self.prepatient,
+                                   data_sharing_text=form.cleaned_data["data_text"],
+                                   research_text=form.cleaned_data["research_text"],
+                                   research=wants_research)
         except ConsentConflict as error:
             if error.code == "consent_text_outdated":
                 # A new version was published while the person read: show it, ask again.
@@ -223,16 +209,6 @@ class ConsentView(SubmitOnceMixin, JourneyView):
         else:
             messages.success(request, _("Thank you. Your consent is saved."))
         return redirect(journey.next_step(self.prepatient))
-
-    def _shown_text(self, kind: ConsentKind, shown: dict[ConsentKind, int | None]) -> ConsentText:
-        """The version the page showed; an unknown one counts as outdated."""
-        pk = shown[kind]
-        text = (ConsentText.objects.filter(pk=pk, kind=kind,
-                                           programme=self.prepatient.programme_id).first()
-                if pk is not None else None)
-        if text is None:
-            raise ConsentConflict(code="consent_text_outdated")
-        return text
 
 
 # --- 2. Personnummer ------------------------------------------------------------------
@@ -353,7 +329,7 @@ SUMMARY = PARTS[-1]
 
 
 def draft_of(prepatient: Prepatient) -> QuestionnaireDraft | None:
-    return QuestionnaireDraft.objects.filter(prepatient=prepatient).first()
+    return selectors.questionnaire_draft(prepatient=prepatient)
 
 
 def first_unanswered(answers: dict[str, Any]) -> Part:
@@ -438,26 +414,12 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
         form = self.part.form_class(request.POST, partial=save_for_later)
         if not form.is_valid():
             return self.render_page(form=form)
-        self._save(form.answers())
+        services.questionnaire_draft_save(prepatient=self.prepatient, answers=form.answers())
         if save_for_later:
             messages.success(request, _("Your answers are saved. When you sign in again, you "
                                         "continue where you left off."))
             return redirect("site:start")
         return redirect("site:questionnaire_part", part=self.part.number + 1)
-
-    def _save(self, answers: dict[str, str | None]) -> None:
-        with transaction.atomic():
-            draft, _created = QuestionnaireDraft.objects.select_for_update().get_or_create(
-                prepatient=self.prepatient)
-            merged = dict(draft.answers)
-            for name, value in answers.items():
-                if value is None:
-                    merged.pop(name, None)
-                else:
-                    merged[name] = value
-            draft.answers = merged
-            draft.updated_at = clock.now()
-            draft.save()
 
     # The last part: a summary to check, then send.
 
@@ -479,34 +441,17 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
         return self.render_page(rows=self.summary_rows(answers), **extra)
 
     def submit(self) -> HttpResponse:
-        with transaction.atomic():
-            # The draft row is locked and deleted with the screening, so two tabs
-            # sending the same answers make one screening.
-            draft = (QuestionnaireDraft.objects.select_for_update()
-                     .filter(prepatient=self.prepatient).first())
-            answers = dict(draft.answers) if draft else {}
-            if draft is None or first_unanswered(answers) is not SUMMARY:
-                return redirect("site:questionnaire")
-            try:
-                result = screening_submit(
-                    prepatient=self.prepatient,
-                    height_cm=Decimal(answers["height_cm"]),
-                    weight_kg=Decimal(answers["weight_kg"]),
-                    waist_cm=Decimal(answers["waist_cm"]),
-                    physically_active=answers["physically_active"] == "yes",
-                    eats_vegetables_daily=answers["eats_vegetables_daily"] == "yes",
-                    antihypertensive_medication=answers["antihypertensive_medication"] == "yes",
-                    high_glucose_history=answers["high_glucose_history"] == "yes",
-                    family_history=FamilyHistory(answers["family_history"]),
-                )
-            except InvalidTransition:
-                return redirect(journey.next_step(self.prepatient))
-            except InvalidInput as error:
-                labels = {name: field.label for name, field in BodyForm.base_fields.items()}
-                problems = [f"{labels.get(name, name)}: {message}"
-                            for name, message in error.fields.items()]
-                return self.render_summary(answers, problems=problems or [error.message])
-            draft.delete()
+        try:
+            result = services.questionnaire_submit(prepatient=self.prepatient)
+        except services.QuestionnaireIncomplete:
+            return redirect("site:questionnaire")
+        except InvalidTransition:
+            return redirect(journey.next_step(self.prepatient))
+        except InvalidInput as error:
+            labels = {name: field.label for name, field in BodyForm.base_fields.items()}
+            problems = [f"{labels.get(name, name)}: {message}"
+                        for name, message in error.fields.items()]
+            return self.render_summary(self.answers, problems=problems or [error.message])
         if result.referral_code:
             referral = latest_referral(self.prepatient)
             self.request.session[REFERRAL_SESSION_KEY] = {
@@ -521,8 +466,7 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
 
 
 def latest_referral(prepatient: Prepatient) -> ReferralCode | None:
-    return (ReferralCode.objects.filter(prepatient=prepatient)
-            .order_by("-issued_at", "-pk").first())
+    return selectors.referral_latest(prepatient=prepatient)
 
 
 def referral_is_active(referral: ReferralCode | None) -> bool:
@@ -551,7 +495,7 @@ class ReferralView(SubmitOnceMixin, JourneyView):
             code=code, referral=referral,
             active=referral_is_active(referral), screening=screening,
             band=risk_band(screening.score) if screening else None,
-            labs=Lab.objects.filter(is_authorized=True).order_by("name"),
+            labs=selectors.labs_authorized(),
             self_reported=_pending_self_report(self.prepatient),
         )
 
@@ -565,9 +509,7 @@ class ReferralView(SubmitOnceMixin, JourneyView):
 
 
 def _pending_self_report(prepatient: Prepatient) -> InclusionSample | None:
-    return (InclusionSample.objects.filter(prepatient=prepatient, source=SampleSource.SELF,
-                                           verified_at=None)
-            .order_by("-taken_on", "-pk").first())
+    return selectors.inclusion_sample_pending_self(prepatient=prepatient)
 
 
 # --- 5. The result ---------------------------------------------------------------------

@@ -9,11 +9,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import BooleanField, Case, F, Q, QuerySet, When
-from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
@@ -25,16 +22,14 @@ from django.views.generic import FormView, TemplateView
 
 from apps.core import clock
 from apps.core.errors import DomainError
-from apps.providers.models import AuthorizationStatus, CoachType, DeliveryMode, Provider
+from apps.providers.models import Provider
 from apps.providers.validators import ACCESSIBILITY_CHOICES, NATIONAL
 from apps.registry import ratings
 from apps.registry.errors import InclusionRefused
 from apps.registry.models import Prepatient, PrepatientState
 from apps.registry.services import inclusion_decide, listing_switch, prepatient_enroll
-from apps.site import journey
+from apps.site import journey, selectors
 from apps.site.forms_marketplace import (
-    Coach,
-    Delivery,
     Language,
     ProviderFilterForm,
     RatingForm,
@@ -51,7 +46,6 @@ from prevention_engine.dates import (
 
 PAGE_SIZE = 24
 _ACCESSIBILITY = dict(ACCESSIBILITY_CHOICES)
-READ_ALOUD = "read_aloud"
 
 
 class NeverCacheMixin:
@@ -72,62 +66,6 @@ def step_url(prepatient: Prepatient | None) -> str:
     """Where the person continues on the way in (the page that works it out, when the
     person has no record yet)."""
     return reverse(journey.next_step(prepatient) if prepatient is not None else "site:next")
-
-
-# --- Queries ----------------------------------------------------------------------------
-
-
-def authorized_providers() -> QuerySet[Provider]:
-    return Provider.objects.filter(authorization_status=AuthorizationStatus.AUTHORIZED)
-
-
-_JSON_LISTS = frozenset({"languages", "regions", "accessibility"})
-
-
-def _json_list_has(field: str, value: str) -> Q:
-    """The provider's JSON list ``field`` holds ``value``.
-
-    PostgreSQL answers with jsonb containment; SQLite (first runs) with json_each.
-    Only the profile's list fields are accepted; the value is always a parameter.
-    """
-    if field not in _JSON_LISTS:
-        raise ValueError(f"not a list field of the profile: {field}")
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__contains": [value]})
-    quote = connection.ops.quote_name
-    column = f"{quote(Provider._meta.db_table)}.{quote(field)}"
-    sql = f"EXISTS (SELECT 1 FROM json_each({column}) AS item WHERE item.value = %s)"  # noqa: S608
-    return Q(RawSQL(sql, (value,), output_field=BooleanField()))  # noqa: S611
-
-
-def filter_providers(queryset: QuerySet[Provider], filters: dict[str, Any]) -> QuerySet[Provider]:
-    """Applies the marketplace's filters; "both" matches either side."""
-    delivery = filters.get("delivery")
-    if delivery == Delivery.REMOTE:
-        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.REMOTE, DeliveryMode.BOTH])
-    elif delivery == Delivery.ON_SITE:
-        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.ON_SITE, DeliveryMode.BOTH])
-    coach = filters.get("coach")
-    if coach == Coach.HUMAN:
-        queryset = queryset.filter(coach_type__in=[CoachType.HUMAN, CoachType.BOTH])
-    elif coach == Coach.AI:
-        queryset = queryset.filter(coach_type__in=[CoachType.AI, CoachType.BOTH])
-    if filters.get("language"):
-        queryset = queryset.filter(_json_list_has("languages", filters["language"]))
-    if filters.get("region"):
-        queryset = queryset.filter(_json_list_has("regions", filters["region"])
-                                   | _json_list_has("regions", NATIONAL))
-    if filters.get("read_aloud"):
-        queryset = queryset.filter(_json_list_has("accessibility", READ_ALOUD))
-    return queryset
-
-
-def offered_languages() -> set[str]:
-    """Every language some authorized provider offers (one small query)."""
-    codes: set[str] = set()
-    for row in authorized_providers().values_list("languages", flat=True):
-        codes.update(code for code in (row or []) if isinstance(code, str))
-    return codes
 
 
 # --- What a card and a provider page show -------------------------------------------------
@@ -161,7 +99,7 @@ class ProviderProfile:
             provider=provider, offer=offer, offer_lang=offer_lang,
             languages=languages(provider.languages or []),
             accessibility=[_ACCESSIBILITY.get(key, key) for key in provider.accessibility or []],
-            reads_aloud=READ_ALOUD in (provider.accessibility or []),
+            reads_aloud=selectors.READ_ALOUD in (provider.accessibility or []),
             regions=[gettext_lazy("The whole country") if region == NATIONAL else region
                      for region in regions],
             national=NATIONAL in regions,
@@ -181,16 +119,11 @@ class MarketplaceView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         programme = journey.current_programme()
-        form = ProviderFilterForm(self.request.GET or None, language_codes=offered_languages())
+        form = ProviderFilterForm(self.request.GET or None,
+                                  language_codes=selectors.languages_offered())
         filters = form.filters()
-        queryset = ratings.with_rating_summary(filter_providers(authorized_providers(), filters))
-        if form.sort_order() == Sort.RATING:
-            shown_average = Case(When(rating_count__gte=ratings.RATINGS_SHOWN_FROM,
-                                      then=F("rating_average")))
-            queryset = queryset.order_by(shown_average.desc(nulls_last=True),
-                                         F("rating_count").desc(), "name", "pk")
-        else:
-            queryset = queryset.order_by("name", "pk")
+        queryset = selectors.marketplace_providers(filters=filters,
+                                                   by_rating=form.sort_order() == Sort.RATING)
         page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
@@ -242,8 +175,7 @@ def existing_prepatient(request: HttpRequest) -> Prepatient | None:
     programme = journey.current_programme()
     if not user.is_authenticated or user.is_staff or programme is None:
         return None
-    return (Prepatient.objects.select_related("programme", "current_provider")
-            .filter(programme=programme, user=user).first())
+    return selectors.prepatient_existing(programme=programme, user=user)
 
 
 def choice_for(request: HttpRequest, prepatient: Prepatient | None,
@@ -289,12 +221,10 @@ def choice_for(request: HttpRequest, prepatient: Prepatient | None,
 def visible_provider(request: HttpRequest, pk: int,
                      prepatient: Prepatient | None) -> Provider:
     """Authorized providers, and any provider the person has been listed with."""
-    provider = get_object_or_404(Provider, pk=pk)
-    if provider.is_authorized:
-        return provider
-    if prepatient is not None and prepatient.listings.filter(provider=provider).exists():
-        return provider
-    raise Http404("No such provider")
+    provider = selectors.provider_visible(pk=pk, prepatient=prepatient)
+    if provider is None:
+        raise Http404("No such provider")
+    return provider
 
 
 class ProviderView(TemplateView):
@@ -315,7 +245,7 @@ class ProviderView(TemplateView):
             ratings_shown_from=ratings.RATINGS_SHOWN_FROM,
             rating_after_months=ratings.RATING_AFTER_MONTHS,
             may_rate=prepatient is not None and ratings.may_rate(prepatient, provider),
-            my_rating=(prepatient.ratings.filter(provider=provider).first()
+            my_rating=(selectors.rating_given(prepatient=prepatient, provider=provider)
                        if prepatient is not None else None),
         )
         return context
@@ -339,7 +269,9 @@ class ChooseView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateView
         return context
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        provider = get_object_or_404(Provider, pk=pk)
+        provider = selectors.provider_get(pk=pk)
+        if provider is None:
+            raise Http404("No such provider")
         prepatient = self.prepatient
         try:
             if prepatient.is_enrolled:
@@ -380,7 +312,7 @@ class RateView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
         return self._provider
 
     def get_initial(self) -> dict[str, Any]:
-        rating = self.prepatient.ratings.filter(provider=self.provider).first()
+        rating = selectors.rating_given(prepatient=self.prepatient, provider=self.provider)
         return {"stars": rating.stars, "comment": rating.comment} if rating else {}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -391,7 +323,7 @@ class RateView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
             may_rate=ratings.may_rate(self.prepatient, self.provider),
             opens_on=opens, rating_after_months=ratings.RATING_AFTER_MONTHS,
             consent_valid=self.prepatient.consent_valid,
-            my_rating=self.prepatient.ratings.filter(provider=self.provider).first(),
+            my_rating=selectors.rating_given(prepatient=self.prepatient, provider=self.provider),
         )
         return context
 

@@ -1,0 +1,417 @@
+"""The prepatient site's readers: what its pages show, read in as few queries as they can.
+
+Every reader here starts from the signed-in person's own record (or from public
+data: the programme, authorized providers); none takes a person's id from the
+URL. Views call these and render; the words a page uses stay in the views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, When
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind, ConsentText
+from apps.consent.services import consent_text_current
+from apps.core import clock
+from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, SafetyNotice
+from apps.measurements.selectors import SeriesPoint, hba1c_series
+from apps.measurements.services import followup_status
+from apps.programs.models import Programme
+from apps.providers.models import AuthorizationStatus, CoachType, DeliveryMode, Lab, Provider
+from apps.providers.validators import NATIONAL
+from apps.registry import ratings
+from apps.registry.models import (
+    InclusionSample,
+    LifecycleEvent,
+    LifecycleEventType,
+    Listing,
+    Prepatient,
+    PrepatientState,
+    ProviderRating,
+    ReferralCode,
+    SampleSource,
+    Screening,
+)
+from apps.site.forms_marketplace import Coach, Delivery
+from apps.site.models import FormSubmission, QuestionnaireDraft
+from prevention_engine import followup
+
+READ_ALOUD = "read_aloud"
+
+# --- The programme and the way in --------------------------------------------------------
+
+
+def programme_current() -> Programme | None:
+    """The programme the site recruits to: the earliest that exists (one today)."""
+    return Programme.objects.order_by("start_date", "pk").first()
+
+
+def screening_latest(*, prepatient: Prepatient) -> Screening | None:
+    return prepatient.screenings.order_by("-submitted_at", "-pk").first()
+
+
+def prepatient_screened(*, prepatient: Prepatient) -> bool:
+    return prepatient.screenings.exists()
+
+
+def consent_text_shown(*, prepatient: Prepatient, kind: str, pk: int | None) -> ConsentText | None:
+    """The consent text a page showed (by its id), if it is of this kind and programme."""
+    if pk is None:
+        return None
+    return ConsentText.objects.filter(pk=pk, kind=kind,
+                                      programme=prepatient.programme_id).first()
+
+
+def questionnaire_draft(*, prepatient: Prepatient) -> QuestionnaireDraft | None:
+    return QuestionnaireDraft.objects.filter(prepatient=prepatient).first()
+
+
+def referral_latest(*, prepatient: Prepatient) -> ReferralCode | None:
+    return (ReferralCode.objects.filter(prepatient=prepatient)
+            .order_by("-issued_at", "-pk").first())
+
+
+def labs_authorized() -> QuerySet[Lab]:
+    return Lab.objects.filter(is_authorized=True).order_by("name")
+
+
+def inclusion_sample_pending_self(*, prepatient: Prepatient) -> InclusionSample | None:
+    """The person's own reported value that staff have not checked yet."""
+    return (InclusionSample.objects.filter(prepatient=prepatient, source=SampleSource.SELF,
+                                           verified_at=None)
+            .order_by("-taken_on", "-pk").first())
+
+
+def form_submission_earlier(*, token: str, user: Any) -> FormSubmission | None:
+    return FormSubmission.objects.filter(token=token, user=user).first()
+
+
+# --- The marketplace -----------------------------------------------------------------------
+
+
+def providers_authorized() -> QuerySet[Provider]:
+    return Provider.objects.filter(authorization_status=AuthorizationStatus.AUTHORIZED)
+
+
+_JSON_LISTS = frozenset({"languages", "regions", "accessibility"})
+
+
+def _json_list_has(field: str, value: str) -> Q:
+    """The provider's JSON list ``field`` holds ``value``.
+
+    PostgreSQL answers with jsonb containment; SQLite (first runs) with json_each.
+    Only the profile's list fields are accepted; the value is always a parameter.
+    """
+    if field not in _JSON_LISTS:
+        raise ValueError(f"not a list field of the profile: {field}")
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__contains": [value]})
+    quote = connection.ops.quote_name
+    column = f"{quote(Provider._meta.db_table)}.{quote(field)}"
+    sql = f"EXISTS (SELECT 1 FROM json_each({column}) AS item WHERE item.value = %s)"  # noqa: S608
+    return Q(RawSQL(sql, (value,), output_field=BooleanField()))  # noqa: S611
+
+
+def providers_filter(queryset: QuerySet[Provider], filters: dict[str, Any]) -> QuerySet[Provider]:
+    """Applies the marketplace's filters; "both" matches either side."""
+    delivery = filters.get("delivery")
+    if delivery == Delivery.REMOTE:
+        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.REMOTE, DeliveryMode.BOTH])
+    elif delivery == Delivery.ON_SITE:
+        queryset = queryset.filter(delivery_mode__in=[DeliveryMode.ON_SITE, DeliveryMode.BOTH])
+    coach = filters.get("coach")
+    if coach == Coach.HUMAN:
+        queryset = queryset.filter(coach_type__in=[CoachType.HUMAN, CoachType.BOTH])
+    elif coach == Coach.AI:
+        queryset = queryset.filter(coach_type__in=[CoachType.AI, CoachType.BOTH])
+    if filters.get("language"):
+        queryset = queryset.filter(_json_list_has("languages", filters["language"]))
+    if filters.get("region"):
+        queryset = queryset.filter(_json_list_has("regions", filters["region"])
+                                   | _json_list_has("regions", NATIONAL))
+    if filters.get("read_aloud"):
+        queryset = queryset.filter(_json_list_has("accessibility", READ_ALOUD))
+    return queryset
+
+
+def marketplace_providers(*, filters: dict[str, Any], by_rating: bool) -> QuerySet[Provider]:
+    """Authorized providers matching ``filters`` with their rating summary, by name or
+    by the rating shown (providers with too few ratings last)."""
+    queryset = ratings.with_rating_summary(providers_filter(providers_authorized(), filters))
+    if by_rating:
+        shown_average = Case(When(rating_count__gte=ratings.RATINGS_SHOWN_FROM,
+                                  then=F("rating_average")))
+        return queryset.order_by(shown_average.desc(nulls_last=True),
+                                 F("rating_count").desc(), "name", "pk")
+    return queryset.order_by("name", "pk")
+
+
+def languages_offered() -> set[str]:
+    """Every language some authorized provider offers (one small query)."""
+    codes: set[str] = set()
+    for row in providers_authorized().values_list("languages", flat=True):
+        codes.update(code for code in (row or []) if isinstance(code, str))
+    return codes
+
+
+def prepatient_existing(*, programme: Programme, user: Any) -> Prepatient | None:
+    """The account's record in the programme, if there is one (never made here)."""
+    return (Prepatient.objects.select_related("programme", "current_provider")
+            .filter(programme=programme, user=user).first())
+
+
+def provider_get(*, pk: int) -> Provider | None:
+    return Provider.objects.filter(pk=pk).first()
+
+
+def provider_visible(*, pk: int, prepatient: Prepatient | None) -> Provider | None:
+    """Authorized providers, and any provider the person has been listed with."""
+    provider = provider_get(pk=pk)
+    if provider is None or provider.is_authorized:
+        return provider
+    if prepatient is not None and prepatient.listings.filter(provider=provider).exists():
+        return provider
+    return None
+
+
+def rating_given(*, prepatient: Prepatient, provider: Provider) -> ProviderRating | None:
+    return prepatient.ratings.filter(provider=provider).first()
+
+
+# --- My page ---------------------------------------------------------------------------------
+
+
+def prepatient_detail(*, prepatient: Prepatient) -> Prepatient:
+    """The person's record again, with the programme, provider and starting sample."""
+    return (Prepatient.objects.select_related("programme", "current_provider", "baseline_sample")
+            .get(pk=prepatient.pk))
+
+
+def consent_withdrawn_on(*, prepatient: Prepatient) -> date | None:
+    """When data-sharing consent was last withdrawn, if it is not valid now."""
+    if prepatient.consent_valid:
+        return None
+    event = (ConsentEvent.objects.filter(prepatient=prepatient, kind=ConsentKind.DATA_SHARING)
+             .order_by("-at", "-pk").first())
+    if event is None or event.action != ConsentAction.WITHDRAW:
+        return None
+    return timezone.localdate(event.at)
+
+
+@dataclass(frozen=True)
+class Rateable:
+    """A provider the person was listed with, and when rating it opens."""
+
+    provider: Provider
+    opens_on: date
+    open: bool
+    rating: ProviderRating | None
+
+
+@dataclass(frozen=True)
+class MyPage:
+    """What My page shows. For a person not enrolled yet only ``prepatient`` and
+    ``withdrawn_on`` are filled in."""
+
+    prepatient: Prepatient
+    withdrawn_on: date | None
+    listed_since: date | None = None
+    leaving_event: LifecycleEvent | None = None  # why an excluded person left
+    hba1c: tuple[SeriesPoint, ...] = ()
+    next_due: dict[str, Any] | None = None
+    overdue: dict[str, Any] | None = None
+    ratings: tuple[Rateable, ...] = ()
+
+
+def _leaving_event(prepatient: Prepatient) -> LifecycleEvent | None:
+    if prepatient.state != PrepatientState.EXCLUDED:
+        return None
+    return (LifecycleEvent.objects.filter(
+        prepatient=prepatient,
+        type__in=[LifecycleEventType.EXCLUDED, LifecycleEventType.CONSENT_WITHDRAWN])
+        .order_by("-created_at", "-pk").first())
+
+
+def _followups(prepatient: Prepatient) -> dict[str, Any]:
+    """The next open due date, and a missed one whose grace period still runs,
+    each with what is still to be measured."""
+    if prepatient.state != PrepatientState.ACTIVE:
+        return {}
+    status = followup_status(prepatient=prepatient)
+    today = clock.today()
+    grace = prepatient.programme.followup_grace_days
+    upcoming = next((row for row in status if not row["complete"] and row["due_on"] >= today),
+                    None)
+    # A deadline that passed before a reinstatement was forgiven; one still running counts.
+    overdue = next((row for row in reversed(status)
+                    if row["overdue"] and not followup.exclusion_due(
+                        due_on=row["due_on"], complete=row["complete"], today=today,
+                        grace_days=grace)), None)
+    codes = {code for row in (upcoming, overdue) if row for code in row["missing"]}
+    names = {item.code: item.name for item in MeasurementType.objects.filter(code__in=codes)}
+
+    def named(row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        return {**row, "missing_names": [names.get(code, code) for code in row["missing"]],
+                "deadline": followup.exclusion_deadline(due_on=row["due_on"],
+                                                        grace_days=grace)}
+
+    return {"next_due": named(upcoming), "overdue": named(overdue)}
+
+
+def _rateable(prepatient: Prepatient, listings: list[Listing]) -> tuple[Rateable, ...]:
+    rateable = ratings.rateable_providers(prepatient)
+    if not rateable:
+        return ()
+    providers = {listing.provider_id: listing.provider for listing in listings}
+    given = {rating.provider_id: rating for rating in prepatient.ratings.all()}
+    today = clock.today()
+    return tuple(Rateable(provider=providers[pk], opens_on=opens,
+                          open=opens <= today and prepatient.consent_valid,
+                          rating=given.get(pk)) for pk, opens in rateable if pk in providers)
+
+
+def my_page(*, prepatient: Prepatient) -> MyPage:
+    """Everything My page shows, in a fixed number of queries (not one per value,
+    listing or consent event)."""
+    withdrawn_on = consent_withdrawn_on(prepatient=prepatient)
+    if not prepatient.is_enrolled:
+        return MyPage(prepatient=prepatient, withdrawn_on=withdrawn_on)
+    # The listings with their providers (newest first) give "listed since" and the
+    # providers to rate in one query.
+    prepatient = (Prepatient.objects
+                  .select_related("programme", "current_provider", "baseline_sample")
+                  .prefetch_related(Prefetch(
+                      "listings", queryset=Listing.objects.select_related("provider")
+                      .order_by("-valid_from", "-pk")))
+                  .get(pk=prepatient.pk))
+    listings = list(prepatient.listings.all())
+    return MyPage(
+        prepatient=prepatient, withdrawn_on=withdrawn_on,
+        listed_since=listings[0].valid_from if listings else None,
+        leaving_event=_leaving_event(prepatient),
+        hba1c=tuple(hba1c_series(prepatient)),
+        ratings=_rateable(prepatient, listings),
+        **_followups(prepatient),
+    )
+
+
+# --- Consents --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentsPage:
+    prepatient: Prepatient
+    events: list[ConsentEvent]  # oldest first
+    texts: list[ConsentText]  # the versions agreed to, by kind and version
+    research_text: ConsentText | None  # the current research text
+
+
+def consents_page(*, prepatient: Prepatient) -> ConsentsPage:
+    prepatient = Prepatient.objects.select_related("programme").get(pk=prepatient.pk)
+    events = list(ConsentEvent.objects.filter(prepatient=prepatient)
+                  .select_related("text").order_by("at", "pk"))
+    texts: dict[int, ConsentText] = {}
+    for event in events:
+        if event.text is not None:
+            texts.setdefault(event.text.pk, event.text)
+    return ConsentsPage(
+        prepatient=prepatient, events=events,
+        texts=sorted(texts.values(), key=lambda text: (text.kind, text.version)),
+        research_text=consent_text_current(programme=prepatient.programme,
+                                           kind=ConsentKind.RESEARCH),
+    )
+
+
+# --- My data (GDPR access) ----------------------------------------------------------------
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None else None
+
+
+def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]:
+    """Everything stored about the person, readable (never hashes or keys)."""
+    prepatient = (Prepatient.objects.select_related("programme", "current_provider")
+                  .get(pk=prepatient.pk))
+    measurements = (Measurement.objects.filter(prepatient=prepatient)
+                    .select_related("type", "superseded_by").order_by("taken_on", "pk"))
+    return {
+        "exported_at": _iso(clock.now()),
+        "account": {"email": user.email, "created": _iso(user.date_joined)},
+        "programme": {"code": prepatient.programme.code, "name": prepatient.programme.name},
+        "programme_id": prepatient.pseudonym,
+        "personnummer": prepatient.personnummer,
+        "birth_date": _iso(prepatient.birth_date),
+        "sex": prepatient.sex or None,
+        "registered_postcode": prepatient.postcode or None,
+        "lives_in_vulnerable_area": prepatient.in_vulnerable_area,
+        "state": prepatient.state,
+        "data_sharing_consent_valid": prepatient.consent_valid,
+        "research_donation": prepatient.research_consent,
+        "registered": _iso(prepatient.created_at),
+        "enrolled_on": _iso(prepatient.enrolled_on),
+        "programme_ends_on": _iso(prepatient.end_date),
+        "current_provider": prepatient.current_provider.name if prepatient.current_provider
+        else None,
+        "baseline_sample_taken_on": _iso(prepatient.baseline_sample.taken_on)
+        if prepatient.baseline_sample else None,
+        "screenings": [{
+            "submitted": _iso(s.submitted_at), "age": s.age, "height_cm": s.height_cm,
+            "weight_kg": s.weight_kg, "waist_cm": s.waist_cm, "bmi": s.bmi,
+            "physically_active_30_minutes_daily": s.physically_active,
+            "vegetables_fruit_or_berries_daily": s.eats_vegetables_daily,
+            "ever_on_blood_pressure_medication": s.antihypertensive_medication,
+            "ever_high_blood_glucose": s.high_glucose_history,
+            "family_history_of_diabetes": s.family_history, "findrisc_score": s.score,
+        } for s in prepatient.screenings.order_by("submitted_at", "pk")],
+        "inclusion_samples": [{
+            "hba1c_mmol_mol": s.hba1c, "taken_on": _iso(s.taken_on),
+            "received": _iso(s.received_at), "source": s.source,
+            "lab_sample_id": s.lab_reference or None, "verified": _iso(s.verified_at),
+        } for s in prepatient.inclusion_samples.order_by("taken_on", "pk")],
+        "referral_codes": [{
+            "code_ends_with": r.hint, "issued": _iso(r.issued_at),
+            "expires": _iso(r.expires_at), "used": _iso(r.used_at),
+        } for r in prepatient.referral_codes.order_by("issued_at", "pk")],
+        "measurements": [{
+            "id": m.pk, "type": m.type.code, "value": m.value, "unit": m.type.canonical_unit,
+            "reported_value": m.reported_value, "reported_unit": m.reported_unit,
+            "taken_on": _iso(m.taken_on), "received": _iso(m.received_at),
+            "source": m.reporter_kind, "corrects": m.supersedes_id,
+            "superseded": hasattr(m, "superseded_by"), "note": m.note or None,
+        } for m in measurements],
+        "follow_up_due_dates": [{
+            "number": f.index, "due_on": _iso(f.due_on), "window_from": _iso(f.window_start),
+            "window_to": _iso(f.window_end), "complete_since": _iso(f.completed_at),
+        } for f in FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")],
+        "safety_notices": [{
+            "raised": _iso(n.raised_at), "value_taken_on": _iso(n.measurement.taken_on),
+            "hba1c_mmol_mol": n.measurement.value, "you_were_told": _iso(n.prepatient_notified_at),
+            "closed": n.closed_by_id is not None,
+        } for n in SafetyNotice.objects.filter(prepatient=prepatient)
+            .select_related("measurement").order_by("raised_at", "pk")],
+        "listings": [{
+            "provider": item.provider.name, "from": _iso(item.valid_from),
+            "reason": item.reason, "recorded": _iso(item.created_at),
+        } for item in prepatient.listings.select_related("provider").order_by("valid_from", "pk")],
+        "lifecycle_events": [{
+            "event": e.type, "on": _iso(e.on), "reason": e.reason or None, "note": e.note or None,
+        } for e in prepatient.lifecycle_events.order_by("created_at", "pk")],
+        "consent_events": [{
+            "kind": e.kind, "action": e.action,
+            "text_version": e.text.version if e.text else None, "channel": e.channel,
+            "at": _iso(e.at),
+        } for e in prepatient.consent_events.select_related("text").order_by("at", "pk")],
+        "ratings": [{
+            "provider": r.provider.name, "stars": r.stars, "comment": r.comment or None,
+            "given": _iso(r.created_at), "changed": _iso(r.updated_at),
+        } for r in prepatient.ratings.select_related("provider").order_by("created_at", "pk")],
+    }
