@@ -68,7 +68,8 @@ def run_api_case(*, values: int, batch: int = 1000,
     from apps.core import clock
     from apps.measurements.models import Measurement
     from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
-    from apps.providers.models import ApiCredential, Provider
+    from apps.providers.models import Provider
+    from apps.providers.services import api_credential_issue
 
     provider = (Provider.objects.annotate(n=Count("current_prepatients"))
                 .order_by("-n").first())
@@ -95,8 +96,8 @@ def run_api_case(*, values: int, batch: int = 1000,
     service_seconds = time.perf_counter() - started
 
     # The same through HTTP, to a real server process (gunicorn) on loopback.
-    credential, key = ApiCredential.issue(provider=provider, label=f"benchmark {run}",
-                                          scopes=["measurements:write"])
+    credential, key = api_credential_issue(provider=provider, label=f"benchmark {run}",
+                                           scopes=["measurements:write"])
     port = _free_port()
     env = {**os.environ, "API_CREDENTIAL_RATE": "1000000/min", "LOG_LEVEL": "WARNING"}
     connection.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,6 +14,30 @@ from django.urls import reverse
 from apps.core.errors import DomainError
 
 ACTION_TEMPLATE = "admin/action_form.html"
+
+
+class DomainErrorFormMixin:
+    """Shows a service's refusal on a form: the error's fields beside the form's fields
+    (through ``field_aliases`` where the form names a field otherwise than the service),
+    any other field's message on top, and the error's message on top unless already shown.
+    """
+
+    field_aliases: ClassVar[dict[str, str]] = {}
+
+    def show_domain_error(self, error: DomainError) -> None:
+        form: forms.Form = self  # type: ignore[assignment]
+        shown: set[str] = set()
+        for key, value in error.fields.items():
+            messages_ = value if isinstance(value, list | tuple) else [value]
+            target = self.field_aliases.get(key, key)
+            for message in messages_:
+                if target in form.fields:
+                    form.add_error(target, str(message))
+                else:
+                    form.add_error(None, f"{key}: {message}")
+                shown.add(str(message))
+        if str(error.message) not in shown:
+            form.add_error(None, str(error.message))
 
 
 class ReadOnlyInline(admin.TabularInline):

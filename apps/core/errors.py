@@ -64,6 +64,22 @@ class Conflict(DomainError):
     http_status = 409
 
 
+class ReasonRequired(InvalidInput):
+    """A decision that is kept in a record's history needs its free-text reason."""
+
+    code = "reason_required"
+    default_message = _("Please give a reason.")
+
+
+def require_reason(text: str | None) -> str:
+    """The reason without surrounding blanks; ``ReasonRequired`` (field ``reason``) if
+    nothing is left."""
+    text = (text or "").strip()
+    if not text:
+        raise ReasonRequired(fields={"reason": _("Please give a reason.")})
+    return text
+
+
 def _as_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(item) for item in value]

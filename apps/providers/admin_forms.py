@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import DomainError
+from apps.core.admin_tools import DomainErrorFormMixin
 from apps.providers.models import (
     ApiCredential,
     AuthorizationApplication,
@@ -30,24 +30,6 @@ from apps.providers.validators import (
     clean_subcontractors,
     normalise_organisation_number,
 )
-
-
-class DomainErrorFormMixin:
-    """Shows a service's refusal on the form: its fields beside the fields, its message on top."""
-
-    def show_domain_error(self, error: DomainError) -> None:
-        form: forms.Form = self  # type: ignore[assignment]
-        shown: set[str] = set()
-        for key, value in error.fields.items():
-            messages = value if isinstance(value, list | tuple) else [value]
-            for message in messages:
-                if key in form.fields:
-                    form.add_error(key, str(message))
-                else:
-                    form.add_error(None, str(message))
-                shown.add(str(message))
-        if str(error.message) not in shown:
-            form.add_error(None, str(error.message))
 
 
 class ReasonForm(DomainErrorFormMixin, forms.Form):

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, InvalidInput, NotFound
-
-
-class ReasonRequired(InvalidInput):
-    code = "reason_required"
-    default_message = _("Please give a reason.")
+from apps.core.errors import Conflict, NotFound
 
 
 class DecisionNotAllowed(Conflict):

@@ -431,7 +431,7 @@ def validate_scopes(value: Any) -> None:
                               params={"scopes": ", ".join(unknown)})
 
 
-def _hash_secret(secret: str) -> str:
+def hash_secret(secret: str) -> str:
     # Keys are 256-bit random values: a fast hash is enough (no dictionary to guess).
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -487,38 +487,8 @@ class ApiCredential(TimeStampedModel):
             return f"provider:{self.provider_id}"
         return f"lab:{self.lab_id}"
 
-    @classmethod
-    def issue(
-        cls,
-        *,
-        provider: Provider | None = None,
-        lab: Lab | None = None,
-        label: str,
-        scopes: Iterable[str] | None = None,
-    ) -> tuple[ApiCredential, str]:
-        """Creates a credential; returns it with the full key (never stored).
-
-        ``scopes=None`` gives every scope of the organisation's kind
-        (``PROVIDER_SCOPES`` or ``LAB_SCOPES``); pass a list to narrow it.
-        """
-        if (provider is None) == (lab is None):
-            raise ValidationError(_("A key belongs to exactly one organisation: a provider "
-                                    "or a laboratory."), code="one_organisation")
-        for_lab = lab is not None
-        chosen = clean_scopes(
-            scopes if scopes is not None else (LAB_SCOPES if for_lab else PROVIDER_SCOPES),
-            for_lab=for_lab,
-        )
-        prefix = secrets.token_hex(4)
-        secret = secrets.token_urlsafe(32)
-        credential = cls.objects.create(
-            provider=provider, lab=lab, label=label, scopes=chosen, prefix=prefix,
-            secret_hash=_hash_secret(secret),
-        )
-        return credential, f"{prefix}.{secret}"
-
     def matches(self, secret: str) -> bool:
-        return secrets.compare_digest(self.secret_hash, _hash_secret(secret))
+        return secrets.compare_digest(self.secret_hash, hash_secret(secret))
 
     @property
     def is_active(self) -> bool:

@@ -24,6 +24,7 @@ revoked (authorization is open continuously); its status becomes pending.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -34,7 +35,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, require_reason
 from apps.providers.errors import (
     AlreadyAuthorized,
     ApplicationAlreadyPending,
@@ -44,9 +45,10 @@ from apps.providers.errors import (
     ChecksNotRun,
     DecisionNotAllowed,
     DeclarationsIncomplete,
-    ReasonRequired,
 )
 from apps.providers.models import (
+    LAB_SCOPES,
+    PROVIDER_SCOPES,
     ApiCredential,
     ApplicationStatus,
     AuthorizationApplication,
@@ -59,6 +61,8 @@ from apps.providers.models import (
     DecisionKind,
     Lab,
     Provider,
+    clean_scopes,
+    hash_secret,
 )
 from apps.providers.registers import AuthorizationRegistry, Party, get_authorization_registry
 from apps.providers.signals import authorization_lost
@@ -100,12 +104,6 @@ class Declarations:
         """Every declaration made, no medical device (tests and demos)."""
         return cls(True, True, True, True, True, True, True, True, cost_coverage_by)
 
-
-def _require_reason(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ReasonRequired(fields={"reason": _("Please give a reason.")})
-    return text
 
 
 def _require_actor(actor: Any) -> Any:
@@ -271,7 +269,7 @@ def authorization_decide(
     prepatients by email that they may choose another provider whatever the
     switching window.
     """
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     actor = _require_actor(actor)
     if decision not in TRANSITIONS:
         raise InvalidInput(fields={"decision": _("Unknown decision.")})
@@ -313,21 +311,36 @@ def authorization_decide(
 def api_credential_issue(
     *,
     label: str,
-    scopes: Iterable[str],
+    scopes: Iterable[str] | None = None,
     provider: Provider | None = None,
     lab: Lab | None = None,
 ) -> tuple[ApiCredential, str]:
-    """Issues a key for exactly one organisation with the chosen scopes.
+    """Issues a key for exactly one organisation, a provider or a laboratory.
 
-    Returns the credential and the full key, which is shown once and never stored.
+    ``scopes=None`` gives every scope of the organisation's kind (``PROVIDER_SCOPES``
+    or ``LAB_SCOPES``); a list narrows it. Returns the credential and the full key,
+    which is shown once and never stored (only its hash is).
     """
     label = (label or "").strip()
     if not label:
         raise InvalidInput(fields={"label": _("Please give the key a label.")})
+    if (provider is None) == (lab is None):
+        raise InvalidInput(_("A key belongs to exactly one organisation: a provider or a "
+                             "laboratory."), code="one_organisation")
+    for_lab = lab is not None
     try:
-        return ApiCredential.issue(provider=provider, lab=lab, label=label, scopes=list(scopes))
+        chosen = clean_scopes(
+            scopes if scopes is not None else (LAB_SCOPES if for_lab else PROVIDER_SCOPES),
+            for_lab=for_lab)
     except ValidationError as error:
-        raise InvalidInput(" ".join(error.messages), code=error.code or "invalid") from None
+        raise InvalidInput(" ".join(error.messages), code=error.code or "invalid",
+                           fields={"scopes": error.messages}) from None
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    credential = ApiCredential.objects.create(
+        provider=provider, lab=lab, label=label, scopes=chosen, prefix=prefix,
+        secret_hash=hash_secret(secret))
+    return credential, f"{prefix}.{secret}"
 
 
 # ``last_used_at`` is written at most this often per key (one UPDATE, not one per call).

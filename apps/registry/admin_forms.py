@@ -14,6 +14,7 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
+from apps.core.admin_tools import DomainErrorFormMixin
 from apps.core.errors import DomainError
 from apps.programs.models import Programme
 from apps.registry.models import ExclusionReason
@@ -28,28 +29,6 @@ def _reason_field(*, max_length: int = 500, label: Any = None) -> forms.CharFiel
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text=_("Required. Kept with the event in the prepatient's history."),
     )
-
-
-class DomainErrorFormMixin:
-    """Shows a service's refusal on the form: its fields beside the fields, its message on top."""
-
-    # The services name a missing free-text reason "reason"; the forms call it "note".
-    field_aliases: ClassVar[dict[str, str]] = {}
-
-    def show_domain_error(self, error: DomainError) -> None:
-        form: forms.Form = self  # type: ignore[assignment]
-        shown: set[str] = set()
-        for key, value in error.fields.items():
-            messages = value if isinstance(value, list | tuple) else [value]
-            target = self.field_aliases.get(key, key)
-            for message in messages:
-                if target in form.fields:
-                    form.add_error(target, str(message))
-                else:
-                    form.add_error(None, f"{key}: {message}")
-                shown.add(str(message))
-        if str(error.message) not in shown:
-            form.add_error(None, str(error.message))
 
 
 class ExcludeForm(DomainErrorFormMixin, forms.Form):

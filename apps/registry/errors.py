@@ -44,10 +44,6 @@ class IdentityNotAccepted(InvalidInput):
     code = "identity_not_accepted"
 
 
-class ReasonRequired(InvalidInput):
-    code = "reason_required"
-    default_message = _("Please give a reason.")
-
 
 class PrepatientNotFound(NotFound):
     code = "prepatient_not_found"

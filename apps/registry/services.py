@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.crypto import lookup_hash
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
 from apps.programs.models import Programme
 from apps.providers.models import Provider
@@ -30,7 +30,6 @@ from apps.registry.errors import (
     InclusionRefused,
     InvalidTransition,
     ProviderNotAuthorized,
-    ReasonRequired,
     ReferralCodeNotValid,
     SwitchNotAllowed,
 )
@@ -60,12 +59,6 @@ ENROLLED_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
                    PrepatientState.DROPPED_OUT, PrepatientState.EXCLUDED,
                    PrepatientState.DECEASED)
 
-
-def _require_reason(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ReasonRequired(fields={"reason": _("Please give a reason.")})
-    return text
 
 
 def inclusion_params(programme: Programme) -> inclusion.InclusionParams:
@@ -290,7 +283,7 @@ def inclusion_sample_record_self(
 @transaction.atomic
 def inclusion_sample_verify(*, sample: InclusionSample, caseworker: Any,
                             note: str) -> InclusionSample:
-    note = _require_reason(note)
+    note = require_reason(note)
     sample = InclusionSample.objects.select_for_update().get(pk=sample.pk)
     if sample.source != SampleSource.SELF:
         raise InvalidTransition(_("Only self-reported values need verification."))
@@ -475,7 +468,7 @@ def lifecycle_exclude(*, prepatient: Prepatient, reason: ExclusionReason | str, 
     if reason not in ExclusionReason.values:
         raise InvalidInput(fields={"reason": _("Choose one of the listed reasons.")})
     if reason == ExclusionReason.OTHER:
-        note = _require_reason(note)
+        note = require_reason(note)
     return _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
                        to=PrepatientState.EXCLUDED, event=LifecycleEventType.EXCLUDED,
                        reason=reason, note=note, actor=actor, on=on)
@@ -484,7 +477,7 @@ def lifecycle_exclude(*, prepatient: Prepatient, reason: ExclusionReason | str, 
 @transaction.atomic
 def lifecycle_reinstate(*, prepatient: Prepatient, note: str, actor: Any) -> LifecycleEvent:
     """Cancels an exclusion (a caseworker's decision, with a reason)."""
-    note = _require_reason(note)
+    note = require_reason(note)
     locked = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
     if not locked.consent_valid:
         raise InvalidTransition(_("A prepatient without valid consent cannot be reinstated."))
@@ -506,7 +499,7 @@ def lifecycle_drop_out(*, prepatient: Prepatient, note: str = "", actor: Any = N
 @transaction.atomic
 def lifecycle_register_death(*, prepatient: Prepatient, on: date, note: str,
                              actor: Any) -> LifecycleEvent:
-    note = _require_reason(note)
+    note = require_reason(note)
     return _transition(
         prepatient,
         allowed_from=(PrepatientState.ACTIVE, PrepatientState.EXCLUDED,

@@ -26,10 +26,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.access import record_access
-from apps.core.admin_tools import DefaultChoiceFilter, ReadOnlyAdmin
+from apps.core.admin_tools import DefaultChoiceFilter, DomainErrorFormMixin, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
-from apps.registry.admin_forms import DomainErrorFormMixin
 from apps.settlements.explain import explain
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,

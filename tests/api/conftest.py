@@ -15,7 +15,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.core import clock
-from apps.providers.models import ApiCredential, Lab, Provider
+from apps.providers.models import Lab, Provider
+from apps.providers.services import api_credential_issue
 from apps.registry.models import Prepatient
 from apps.registry.services import prepatient_enroll
 from tests.providers.factories import LabFactory, ProviderFactory
@@ -53,16 +54,16 @@ def personas(db: Any) -> Personas:
     provider_a = ProviderFactory(name="Provider A")
     provider_b = ProviderFactory(name="Provider B")
     lab = LabFactory(name="Lab Syd")
-    _a, key_a = ApiCredential.issue(provider=provider_a, label="A")
-    _b, key_b = ApiCredential.issue(provider=provider_b, label="B")
-    _l, key_lab = ApiCredential.issue(lab=lab, label="lab")
-    revoked, key_revoked = ApiCredential.issue(provider=provider_a, label="old")
+    _a, key_a = api_credential_issue(provider=provider_a, label="A")
+    _b, key_b = api_credential_issue(provider=provider_b, label="B")
+    _l, key_lab = api_credential_issue(lab=lab, label="lab")
+    revoked, key_revoked = api_credential_issue(provider=provider_a, label="old")
     revoked.revoke()
-    _r, key_read_only = ApiCredential.issue(provider=provider_a, label="read",
+    _r, key_read_only = api_credential_issue(provider=provider_a, label="read",
                                             scopes=["prepatients:read"])
-    _w, key_write_only = ApiCredential.issue(provider=provider_a, label="write",
+    _w, key_write_only = api_credential_issue(provider=provider_a, label="write",
                                              scopes=["measurements:write"])
-    _lw, key_lab_write = ApiCredential.issue(lab=lab, label="lab write",
+    _lw, key_lab_write = api_credential_issue(lab=lab, label="lab write",
                                              scopes=["measurements:write"])
     return Personas(provider_a, provider_b, lab, keys={
         "provider_a": key_a, "provider_b": key_b, "lab": key_lab, "anonymous": None,

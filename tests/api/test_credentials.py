@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.api.authentication import OrganisationUser
 from apps.api.permissions import HasScope
 from apps.core import clock
-from apps.providers.models import LAB_SCOPES, ApiCredential, Scope
+from apps.providers.models import LAB_SCOPES, Scope
 from apps.providers.services import api_credential_issue, api_credential_revoke
 from tests.factories import UserFactory
 from tests.providers.factories import LabFactory, ProviderFactory
@@ -82,7 +82,7 @@ def test_a_provider_key_says_it_is_a_provider_with_its_scopes() -> None:
 
 def test_the_organisation_user_names_its_organisation() -> None:
     lab = LabFactory()
-    credential, _key = ApiCredential.issue(lab=lab, label="x")
+    credential, _key = api_credential_issue(lab=lab, label="x")
     user = OrganisationUser(credential)
     assert (user.provider, user.lab, user.kind) == (None, lab, "lab")
     assert user.organisation_label == f"lab:{lab.pk}"
@@ -91,14 +91,14 @@ def test_the_organisation_user_names_its_organisation() -> None:
 
 def test_a_lab_that_is_not_authorized_cannot_use_its_keys() -> None:
     lab = LabFactory(is_authorized=False)
-    _credential, key = ApiCredential.issue(lab=lab, label="x")
+    _credential, key = api_credential_issue(lab=lab, label="x")
     response = client_for(key).get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "The laboratory is not authorized."
 
 
 def test_using_a_key_records_when_it_was_last_used() -> None:
-    credential, key = ApiCredential.issue(provider=ProviderFactory(), label="x")
+    credential, key = api_credential_issue(provider=ProviderFactory(), label="x")
     assert credential.last_used_at is None
     moment = clock.now().replace(microsecond=0)
     with clock.travel_to(moment):
@@ -116,14 +116,14 @@ def test_using_a_key_records_when_it_was_last_used() -> None:
 
 def test_a_view_requiring_a_scope_admits_a_key_that_has_it() -> None:
     lab = LabFactory()
-    _credential, key = ApiCredential.issue(lab=lab, label="x", scopes=["measurements:write"])
+    _credential, key = api_credential_issue(lab=lab, label="x", scopes=["measurements:write"])
     response = call(WriteMeasurements, key, method="post")
     assert response.status_code == 200
     assert response.data == {"organisation": f"lab:{lab.pk}"}
 
 
 def test_a_key_without_the_scope_gets_403_in_the_error_shape() -> None:
-    _credential, key = ApiCredential.issue(provider=ProviderFactory(), label="x",
+    _credential, key = api_credential_issue(provider=ProviderFactory(), label="x",
                                            scopes=["prepatients:read"])
     response = call(WriteMeasurements, key, method="post")
     assert response.status_code == 403
@@ -132,16 +132,16 @@ def test_a_key_without_the_scope_gets_403_in_the_error_shape() -> None:
 
 
 def test_the_scope_may_be_named_on_the_view() -> None:
-    _c1, with_scope = ApiCredential.issue(provider=ProviderFactory(), label="x",
+    _c1, with_scope = api_credential_issue(provider=ProviderFactory(), label="x",
                                           scopes=["settlement:read"])
-    _c2, without = ApiCredential.issue(provider=ProviderFactory(), label="y",
+    _c2, without = api_credential_issue(provider=ProviderFactory(), label="y",
                                        scopes=["prepatients:read"])
     assert call(ReadSettlement, with_scope).status_code == 200
     assert call(ReadSettlement, without).status_code == 403
 
 
 def test_a_view_that_names_no_scope_refuses_every_key() -> None:
-    _credential, key = ApiCredential.issue(provider=ProviderFactory(), label="x")
+    _credential, key = api_credential_issue(provider=ProviderFactory(), label="x")
     assert call(NoScopeNamed, key).status_code == 403
 
 
@@ -161,7 +161,7 @@ def test_an_unknown_scope_is_a_programming_error_at_import() -> None:
 
 
 def test_a_revoked_key_is_refused_even_with_the_scope() -> None:
-    credential, key = ApiCredential.issue(lab=LabFactory(), label="x")
+    credential, key = api_credential_issue(lab=LabFactory(), label="x")
     api_credential_revoke(credential=credential)
     response = call(WriteMeasurements, key, method="post")
     assert response.status_code == 401
@@ -186,8 +186,8 @@ def tiny_rate(settings):
 
 def test_each_key_has_its_own_rate_limit(tiny_rate) -> None:
     provider = ProviderFactory()
-    _c1, first = ApiCredential.issue(provider=provider, label="one")
-    _c2, second = ApiCredential.issue(provider=provider, label="two")
+    _c1, first = api_credential_issue(provider=provider, label="one")
+    _c2, second = api_credential_issue(provider=provider, label="two")
     one, two = client_for(first), client_for(second)
     assert [one.get("/api/v1/me/").status_code for _ in range(2)] == [200, 200]
     limited = one.get("/api/v1/me/")

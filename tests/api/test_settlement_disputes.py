@@ -13,6 +13,7 @@ from apps.core import clock
 from apps.core.models import AccessLogEntry, AccessPurpose
 from apps.measurements.models import FollowUpDue
 from apps.providers.models import ApiCredential
+from apps.providers.services import api_credential_issue
 from apps.registry.models import Prepatient
 from apps.settlements.models import Dispute, PrepatientLine, RunKind, RunStatus, SettlementRun
 from apps.settlements.services import dispute_resolve, settlement_compute, settlement_prepare
@@ -236,9 +237,9 @@ def test_reading_needs_settlement_read_and_raising_also_settlement_dispute(
     personas: Personas, run: Any,
 ) -> None:
     computed, prepatient = run
-    _r, read_key = ApiCredential.issue(provider=personas.provider_a, label="finance read",
+    _r, read_key = api_credential_issue(provider=personas.provider_a, label="finance read",
                                        scopes=["settlement:read"])
-    _d, dispute_key = ApiCredential.issue(provider=personas.provider_a, label="dispute only",
+    _d, dispute_key = api_credential_issue(provider=personas.provider_a, label="dispute only",
                                           scopes=["settlement:dispute"])
     reader, disputer = client_for(read_key), client_for(dispute_key)
     assert reader.get(LIST).status_code == 200

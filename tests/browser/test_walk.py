@@ -39,7 +39,8 @@ from apps.consent.models import ConsentText
 from apps.core import clock
 from apps.core.models import User
 from apps.programs.models import Programme
-from apps.providers.models import ApiCredential, Provider
+from apps.providers.models import Provider
+from apps.providers.services import api_credential_issue
 from apps.registry.models import (
     InclusionSample,
     LifecycleEvent,
@@ -240,7 +241,7 @@ def test_the_whole_way_from_sign_up_to_a_switch_and_a_withdrawal(
     assert clock.today() == DAY_ONE
     assert ConsentText.objects.filter(published_at__date=DAY_ONE).exists()
     lab = LabFactory(name="Laboratoriet Norr")
-    _credential, lab_key = ApiCredential.issue(lab=lab, label="walk")
+    _credential, lab_key = api_credential_issue(lab=lab, label="walk")
 
     sign_up(page, base_url, lang, walker, shots)
     give_consent(page, lang, walker, shots)

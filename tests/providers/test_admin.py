@@ -20,7 +20,7 @@ from apps.providers.models import (
     Lab,
     Provider,
 )
-from apps.providers.services import authorization_run_checks
+from apps.providers.services import api_credential_issue, authorization_run_checks
 from tests.factories import UserFactory
 from tests.providers.conftest import clean_record
 from tests.providers.factories import LabFactory, ProviderFactory
@@ -236,7 +236,7 @@ def test_a_key_must_name_one_organisation_and_its_kinds_scopes(
 
 
 def test_keys_are_revoked_from_the_list(caseworker_client: Client) -> None:
-    credential, _key = ApiCredential.issue(provider=ProviderFactory(), label="old")
+    credential, _key = api_credential_issue(provider=ProviderFactory(), label="old")
     response = caseworker_client.post(url("apicredential_changelist"), {
         "action": "revoke", "_selected_action": [credential.pk]})
     assert response.status_code == 302

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, ReasonRequired
 from apps.providers.errors import (
     AlreadyAuthorized,
     ApplicationAlreadyPending,
@@ -17,7 +17,6 @@ from apps.providers.errors import (
     ChecksNotRun,
     DecisionNotAllowed,
     DeclarationsIncomplete,
-    ReasonRequired,
 )
 from apps.providers.models import (
     ApplicationStatus,

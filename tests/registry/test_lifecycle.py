@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 
 from apps.core import clock
-from apps.core.errors import InvalidInput
-from apps.registry.errors import InvalidTransition, ReasonRequired
+from apps.core.errors import InvalidInput, ReasonRequired
+from apps.registry.errors import InvalidTransition
 from apps.registry.models import ExclusionReason, LifecycleEvent, PrepatientState
 from apps.registry.services import (
     lifecycle_complete,

@@ -19,6 +19,7 @@ from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.models import AccessLogEntry, OrganisationEvent
 from apps.measurements.models import FollowUpDue
 from apps.providers.models import ApiCredential, Provider
+from apps.providers.services import api_credential_issue
 from apps.registry.services import lifecycle_drop_out, prepatient_enroll
 from apps.settlements.models import (
     Dispute,
@@ -60,7 +61,7 @@ def provider() -> Provider:
 
 @pytest.fixture
 def key(provider: Provider) -> ApiCredential:
-    credential, _secret = ApiCredential.issue(provider=provider, label="finance")
+    credential, _secret = api_credential_issue(provider=provider, label="finance")
     return credential
 
 
@@ -134,8 +135,8 @@ def test_a_dispute_needs_a_reason_of_reasonable_length(
 def test_only_the_provider_the_line_is_attributed_to_may_dispute_it(
     line: PrepatientLine,
 ) -> None:
-    other, _k = ApiCredential.issue(provider=ProviderFactory(), label="other")
-    lab, _l = ApiCredential.issue(lab=LabFactory(), label="lab")
+    other, _k = api_credential_issue(provider=ProviderFactory(), label="other")
+    lab, _l = api_credential_issue(lab=LabFactory(), label="lab")
     for credential in (other, lab):
         with pytest.raises(LineNotDisputable) as refused:
             dispute_raise(line=line, reason="Wrong.", credential=credential)

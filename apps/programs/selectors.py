@@ -1,0 +1,30 @@
+"""Reading programmes: the lists the back-office and the site show and pick from."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.programs.models import Programme
+
+
+def programmes_in_order() -> QuerySet[Programme]:
+    """Every programme, the earliest first (the order of menus and overviews)."""
+    return Programme.objects.order_by("start_date", "code")
+
+
+def programme_menu() -> QuerySet[Programme]:
+    """What a menu of programmes needs: the id and the name, the earliest first."""
+    return programmes_in_order().only("pk", "name")
+
+
+def programme_ids() -> list[int]:
+    """Every programme's id (a handful: used to let an index on programme and hash work)."""
+    return list(Programme.objects.values_list("pk", flat=True))
+
+
+def programme_by_code(code: str) -> Programme | None:
+    return Programme.objects.filter(code=code).first()
+
+
+def earliest_programme() -> Programme | None:
+    return Programme.objects.order_by("start_date", "pk").first()
