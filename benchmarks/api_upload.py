@@ -69,7 +69,7 @@ def run_api_case(*, values: int, batch: int = 1000,
     from apps.measurements.models import Measurement
     from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
     from apps.providers.models import Provider
-    from apps.providers.services import api_credential_issue
+    from apps.providers.services import api_credential_issue, api_credential_revoke
 
     provider = (Provider.objects.annotate(n=Count("current_prepatients"))
                 .order_by("-n").first())
@@ -127,7 +127,7 @@ def run_api_case(*, values: int, batch: int = 1000,
     finally:
         server.terminate()
         server.wait(timeout=30)
-        credential.revoke()
+        api_credential_revoke(credential=credential)
 
     deleted, _detail = Measurement.objects.filter(
         source_reference__startswith="bench-", reporter=reporter.reference).delete()

@@ -33,9 +33,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from apps.core.errors import InvalidInput
+from apps.api.errors import FhirInvalid
 
 LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
@@ -56,12 +55,6 @@ FIELD_PATHS = {
     "taken_on": "effectiveDateTime",
     "source_reference": "identifier[0].value",
 }
-
-
-class FhirInvalid(InvalidInput):
-    code = "fhir_invalid"
-    default_message = gettext_lazy("The FHIR resource cannot be read. See the fields for "
-                                   "what to correct.")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ never 403. Every read of a prepatient's data writes the access log.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -69,10 +69,9 @@ from apps.measurements import rules as measurement_rules
 from apps.measurements import selectors
 from apps.measurements.models import Measurement
 from apps.measurements.services import (
-    BatchResult,
-    ItemResult,
     MeasurementInput,
     Reporter,
+    UnreadableItem,
     followup_status,
     followups_overdue,
     measurements_record_batch,
@@ -438,12 +437,11 @@ class DashboardView(ProviderReadView):
 # --- Uploads ------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedItem:
     """One item as read: an input for the intake, or the reasons it cannot be read."""
 
-    value: MeasurementInput | None
-    errors: dict[str, list[str]] = field(default_factory=dict)
+    value: MeasurementInput | UnreadableItem
     paths: fhir.Observation | None = None  # FHIR: where each field sits
 
 
@@ -456,9 +454,9 @@ def read_plain_batch(data: Any) -> tuple[list[ParsedItem], bool]:
         if item.is_valid():
             parsed.append(ParsedItem(MeasurementInput(**item.validated_data)))
         else:
-            parsed.append(ParsedItem(None, {
+            parsed.append(ParsedItem(UnreadableItem(errors={
                 name: [str(message) for message in messages]
-                for name, messages in item.errors.items()}))
+                for name, messages in item.errors.items()})))
     return parsed, envelope.validated_data["all_or_nothing"]
 
 
@@ -485,25 +483,8 @@ def catalogue() -> fhir.Catalogue:
 def record(parsed: list[ParsedItem], *, all_or_nothing: bool, reporter: Reporter) -> Response:
     """Stores through the intake service; answers 200 when committed, else 400 with every
     item's status."""
-    results: list[ItemResult]
-    if all_or_nothing and any(item.value is None for item in parsed):
-        results = [ItemResult(index, "error", errors=item.errors) if item.value is None
-                   else ItemResult(index, "not_stored") for index, item in enumerate(parsed)]
-        batch = BatchResult(items=results, committed=False)
-    else:
-        readable = [(index, item.value) for index, item in enumerate(parsed)
-                    if item.value is not None]
-        stored = measurements_record_batch(items=[value for _i, value in readable],
-                                           reporter=reporter, all_or_nothing=all_or_nothing)
-        by_index = {index: result for (index, _v), result in zip(readable, stored.items,
-                                                                    strict=True)}
-        results = []
-        for index, item in enumerate(parsed):
-            result = by_index.get(index) or ItemResult(index, "error", errors=item.errors)
-            result.index = index
-            results.append(result)
-        batch = BatchResult(items=results, committed=stored.committed)
-    _fill_duplicate_ids(batch, parsed, reporter)
+    batch = measurements_record_batch(items=[item.value for item in parsed], reporter=reporter,
+                                      all_or_nothing=all_or_nothing)
     body: dict[str, Any] = {
         "committed": batch.committed, "stored": batch.stored, "duplicates": batch.duplicates,
         "errors": batch.errors, "items": [{
@@ -537,22 +518,6 @@ def _error_path(item: ParsedItem, index: int, name: str) -> str:
     if item.paths is not None:
         return f"{item.paths.path}{name}"
     return f"items[{index}].{name}"
-
-
-def _fill_duplicate_ids(batch: BatchResult, parsed: list[ParsedItem],
-                        reporter: Reporter) -> None:
-    """A duplicate names the value stored the first time."""
-    wanted: dict[str, list[ItemResult]] = {}
-    for result in batch.items:
-        value = parsed[result.index].value
-        if result.status == "duplicate" and value is not None:
-            wanted.setdefault(value.source_reference.strip(), []).append(result)
-    if not wanted:
-        return
-    for reference, pk in selectors.measurement_ids_by_reference(
-            reporter=reporter.reference, references=wanted):
-        for result in wanted[reference]:
-            result.measurement_id = pk
 
 
 BATCH_EXAMPLE = OpenApiExample(

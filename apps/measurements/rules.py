@@ -4,7 +4,8 @@ The rules themselves are ``prevention_engine.units`` (conversions, the
 case-insensitive unit lookup, plausible ranges, BMI) and
 ``prevention_engine.followup`` (the schedule and its deadlines). Here each
 type gets its label, and the engine's ``ValueRefused`` becomes a
-``MeasurementRefused`` whose lazily translated message names the field.
+``MeasurementRefused`` (``apps.measurements.errors``) whose lazily translated
+message names the field.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import InvalidInput
+from apps.measurements.errors import MeasurementRefused
 from prevention_engine import units
 from prevention_engine.units import DEFAULT_MEASURES, MeasureSpec, ValueRefused, as_written
 
@@ -38,23 +39,6 @@ class TypeSpec(MeasureSpec):
     @property
     def display_name(self) -> StrOrPromise:
         return self.label or self.code
-
-
-class MeasurementRefused(InvalidInput, ValueError):
-    """A value that cannot be stored: ``code`` is one of the codes below.
-
-    ``field`` names the input it is about (the type code unless the caller said
-    otherwise); ``message`` is a lazy translation. It is a ``DomainError``, so the
-    API renders it as ``{"error": {"code", "message", "fields": {field: [message]}}}``.
-    """
-
-    UNKNOWN_UNIT = units.UNKNOWN_UNIT
-    OUT_OF_RANGE = units.OUT_OF_RANGE
-    NOT_A_NUMBER = units.NOT_A_NUMBER
-
-    def __init__(self, *, field: str, code: str, message: StrOrPromise) -> None:
-        self.field = field
-        super().__init__(message, code=code, fields={field: message})
 
 
 def _not_a_number(refused: ValueRefused) -> StrOrPromise:

@@ -4,7 +4,7 @@ Every value enters through ``measurements_record_batch`` (one value is a batch
 of one): it checks the consent gate, converts to the canonical unit, refuses
 implausible values, stores each source record once, derives BMI, keeps the
 follow-up schedule's completeness and raises safety notices, all in one
-transaction per batch.
+transaction per batch, and answers every item in its place.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.core.events import publish_to_provider
 from apps.measurements import events, rules, selectors
+from apps.measurements.errors import MeasurementRefused
 from apps.measurements.models import (
     FollowUpDue,
     FollowUpReminder,
@@ -87,16 +88,36 @@ class MeasurementInput:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class UnreadableItem:
+    """An item the caller could not read into a ``MeasurementInput``: its messages by
+    field name. It is answered ``error`` in its place, and refuses an all-or-nothing
+    batch."""
+
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass
 class ItemResult:
+    """One item's answer, at its position in the batch.
+
+    ``status``: ``stored``, ``duplicate`` (its source reference was stored before:
+    ``measurement_id`` is the value stored the first time), ``error`` (``errors``
+    has the messages by field name) or ``not_stored`` (valid, but its all-or-nothing
+    batch was refused).
+    """
+
     index: int
-    status: str  # "stored", "duplicate", "error" or "not_stored" (all-or-nothing refusal)
+    status: str
     measurement_id: int | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
 class BatchResult:
+    """Every item's answer in the order given; ``committed``: the batch was stored
+    (false: an all-or-nothing batch was refused and nothing was stored)."""
+
     items: list[ItemResult]
     committed: bool
 
@@ -159,16 +180,24 @@ def _allowed_prepatients(reporter: Reporter, pseudonyms: Iterable[str]) -> dict[
 
 def measurements_record_batch(
     *,
-    items: Sequence[MeasurementInput],
+    items: Sequence[MeasurementInput | UnreadableItem],
     reporter: Reporter,
     all_or_nothing: bool = True,
 ) -> BatchResult:
     """Stores a batch of values; idempotent on (reporter, source reference).
 
-    With ``all_or_nothing`` one bad item stores nothing; otherwise the good
-    items are stored and each bad one reports its errors. A retried batch
-    stores nothing twice and reports those items as duplicates.
+    Answers every item at its position (``BatchResult``). With ``all_or_nothing``
+    one bad item stores nothing: an ``UnreadableItem`` refuses the batch before any
+    value is checked, and the valid items are answered ``not_stored``. Otherwise the
+    good items are stored and each bad one reports its errors. A retried batch
+    stores nothing twice and reports those items as duplicates with the id of the
+    value stored the first time.
     """
+    if all_or_nothing and any(isinstance(item, UnreadableItem) for item in items):
+        return BatchResult(items=[
+            _unreadable(index, item) if isinstance(item, UnreadableItem)
+            else ItemResult(index, "not_stored") for index, item in enumerate(items)
+        ], committed=False)
     for attempt in range(2):
         try:
             return _record_batch(items, reporter, all_or_nothing)
@@ -180,15 +209,21 @@ def measurements_record_batch(
     raise AssertionError("unreachable")
 
 
-def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
+def _unreadable(index: int, item: UnreadableItem) -> ItemResult:
+    return ItemResult(index, "error", errors={name: list(messages)
+                                              for name, messages in item.errors.items()})
+
+
+def _record_batch(items: Sequence[MeasurementInput | UnreadableItem], reporter: Reporter,
                   all_or_nothing: bool) -> BatchResult:
     specs = type_specs()
-    allowed = _allowed_prepatients(reporter, (item.prepatient for item in items))
-    references = [item.source_reference for item in items if item.source_reference]
-    corrected_refs = [item.corrects for item in items if item.corrects]
-    existing = set(Measurement.objects.filter(
+    readable = [item for item in items if not isinstance(item, UnreadableItem)]
+    allowed = _allowed_prepatients(reporter, (item.prepatient for item in readable))
+    references = [ref for item in readable if (ref := item.source_reference.strip())]
+    corrected_refs = [item.corrects for item in readable if item.corrects]
+    existing: dict[str, int] = dict(Measurement.objects.filter(
         reporter=reporter.reference, source_reference__in=references,
-    ).values_list("source_reference", flat=True)) if references else set()
+    ).values_list("source_reference", "pk")) if references else {}
     corrected = {m.source_reference: m for m in Measurement.objects.filter(
         reporter=reporter.reference, source_reference__in=corrected_refs,
     ).select_related("superseded_by")} if corrected_refs else {}
@@ -197,14 +232,23 @@ def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
 
     results: list[ItemResult] = []
     pending: list[tuple[ItemResult, Measurement]] = []
-    seen: set[str] = set()
+    first_sent: dict[str, ItemResult] = {}  # reference -> the valid item of this batch
+    repeated: list[tuple[ItemResult, ItemResult]] = []  # (duplicate, its first_sent)
     for index, item in enumerate(items):
+        if isinstance(item, UnreadableItem):
+            results.append(_unreadable(index, item))
+            continue
         result = ItemResult(index=index, status="error")
         results.append(result)
         errors: dict[str, list[str]] = {}
         reference = item.source_reference.strip()
-        if reference and (reference in existing or reference in seen):
+        if reference and reference in existing:
             result.status = "duplicate"
+            result.measurement_id = existing[reference]
+            continue
+        if reference and reference in first_sent:
+            result.status = "duplicate"
+            repeated.append((result, first_sent[reference]))
             continue
         if not reference and reporter.kind in REQUIRES_REFERENCE:
             errors["source_reference"] = [_("A source reference (sample ID or idempotency "
@@ -220,7 +264,7 @@ def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
         else:
             try:
                 canonical = rules.convert_or_refuse(found[1], item.value, item.unit, field="value")
-            except rules.MeasurementRefused as refused:
+            except MeasurementRefused as refused:
                 errors["value" if refused.code != "unknown_unit" else "unit"] = [
                     str(refused.message)]
             except TypeError:
@@ -241,7 +285,7 @@ def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
             result.errors = errors
             continue
         if reference:
-            seen.add(reference)
+            first_sent[reference] = result
         result.status = "valid"
         pending.append((result, Measurement(
             prepatient=prepatient, type=found[0], value=canonical,
@@ -263,6 +307,8 @@ def _record_batch(items: Sequence[MeasurementInput], reporter: Reporter,
             result.status = "stored"
             result.measurement_id = measurement.pk
         after_values_stored(stored, specs)
+    for duplicate, first in repeated:
+        duplicate.measurement_id = first.measurement_id
     return BatchResult(items=results, committed=True)
 
 
@@ -277,10 +323,7 @@ def measurement_record(*, prepatient: Prepatient, type: str, value: Decimal | st
         reporter=reporter,
     )
     item = result.items[0]
-    if item.status == "duplicate":
-        return Measurement.objects.get(reporter=reporter.reference,
-                                       source_reference=source_reference)
-    if item.status != "stored" or item.measurement_id is None:
+    if item.status not in ("stored", "duplicate") or item.measurement_id is None:
         raise InvalidInput(fields=item.errors)
     return Measurement.objects.get(pk=item.measurement_id)
 

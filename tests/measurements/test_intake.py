@@ -13,6 +13,7 @@ from apps.measurements.models import Measurement
 from apps.measurements.services import (
     MeasurementInput,
     Reporter,
+    UnreadableItem,
     measurement_record,
     measurements_record_batch,
 )
@@ -108,6 +109,77 @@ def test_per_item_mode_stores_the_good_items(enrolled, provider) -> None:
             reporter=Reporter.for_provider(provider), all_or_nothing=False)
     assert result.committed and result.stored == 1 and result.errors == 1
     assert "value" in result.items[1].errors
+
+
+UNREADABLE = UnreadableItem(errors={"value": ["A valid number is required."]})
+
+
+def test_an_unreadable_item_refuses_an_all_or_nothing_batch_in_its_place(
+    enrolled, provider,
+) -> None:
+    with clock.travel_to(DAY):
+        result = measurements_record_batch(
+            items=[item(enrolled, ref="good"), UNREADABLE, item(enrolled, ref="also-good")],
+            reporter=Reporter.for_provider(provider), all_or_nothing=True)
+    assert not result.committed
+    assert [(r.index, r.status, r.measurement_id) for r in result.items] == [
+        (0, "not_stored", None), (1, "error", None), (2, "not_stored", None)]
+    assert result.items[1].errors == {"value": ["A valid number is required."]}
+    assert (result.stored, result.errors) == (0, 1)
+    assert not Measurement.objects.exists()
+
+
+def test_an_unreadable_item_in_a_per_item_batch_is_answered_at_its_index(
+    enrolled, provider,
+) -> None:
+    with clock.travel_to(DAY):
+        result = measurements_record_batch(
+            items=[item(enrolled, ref="good"), UNREADABLE,
+                   item(enrolled, ref="bad", value="999"), item(enrolled, ref="fine")],
+            reporter=Reporter.for_provider(provider), all_or_nothing=False)
+    assert result.committed
+    assert [(r.index, r.status) for r in result.items] == [
+        (0, "stored"), (1, "error"), (2, "error"), (3, "stored")]
+    assert result.items[1].errors == {"value": ["A valid number is required."]}
+    assert "value" in result.items[2].errors
+    stored = {m.source_reference: m.pk for m in Measurement.objects.all()}
+    assert stored == {"good": result.items[0].measurement_id,
+                      "fine": result.items[3].measurement_id}
+
+
+def test_a_duplicate_is_answered_with_the_id_stored_the_first_time(enrolled, provider) -> None:
+    reporter = Reporter.for_provider(provider)
+    with clock.travel_to(DAY):
+        first = measurements_record_batch(items=[item(enrolled, ref="once")],
+                                          reporter=reporter)
+        again = measurements_record_batch(
+            items=[item(enrolled, ref="new"), item(enrolled, ref="once"),
+                   item(enrolled, ref="new")], reporter=reporter)
+    stored_first = first.items[0].measurement_id
+    assert stored_first == Measurement.objects.get(source_reference="once").pk
+    assert [(r.status, r.measurement_id) for r in again.items] == [
+        ("stored", Measurement.objects.get(source_reference="new").pk),
+        ("duplicate", stored_first),
+        ("duplicate", Measurement.objects.get(source_reference="new").pk),
+    ]
+
+
+def test_a_refused_batch_names_only_values_stored_before_for_its_duplicates(
+    enrolled, provider,
+) -> None:
+    reporter = Reporter.for_provider(provider)
+    with clock.travel_to(DAY):
+        first = measurements_record_batch(items=[item(enrolled, ref="once")],
+                                          reporter=reporter)
+        refused = measurements_record_batch(
+            items=[item(enrolled, ref="once"), item(enrolled, ref="new"),
+                   item(enrolled, ref="new"), item(enrolled, ref="bad", value="999")],
+            reporter=reporter, all_or_nothing=True)
+    assert not refused.committed
+    assert [(r.status, r.measurement_id) for r in refused.items] == [
+        ("duplicate", first.items[0].measurement_id), ("not_stored", None),
+        ("duplicate", None), ("error", None)]
+    assert Measurement.objects.count() == 1
 
 
 def test_no_values_without_valid_consent(enrolled, provider) -> None:

@@ -13,12 +13,12 @@ import pytest
 from django.utils import translation
 
 from apps.core.errors import DomainError
+from apps.measurements.errors import MeasurementRefused
 from apps.measurements.rules import (
     DEFAULT_TYPES,
     LOINC,
     TYPES,
     UNIT_LOINC,
-    MeasurementRefused,
     TypeSpec,
     bmi_from,
     convert_or_refuse,
