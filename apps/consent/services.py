@@ -19,6 +19,7 @@ from apps.consent.models import (
     ConsentKind,
     ConsentText,
 )
+from apps.consent.selectors import consent_text_current
 from apps.core import clock
 from apps.programs.models import Programme
 from apps.providers.models import AuthorizationDecision, DecisionKind, Provider
@@ -27,11 +28,6 @@ from apps.registry.models import Prepatient
 from apps.registry.services import lifecycle_consent_withdrawn
 
 _FLAG = {ConsentKind.DATA_SHARING: "consent_valid", ConsentKind.RESEARCH: "research_consent"}
-
-
-def consent_text_current(*, programme: Programme, kind: ConsentKind | str) -> ConsentText | None:
-    return (ConsentText.objects.filter(programme=programme, kind=kind)
-            .order_by("-version").first())
 
 
 @transaction.atomic

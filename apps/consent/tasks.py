@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.consent.services import authorization_lost_notify
-from apps.providers.models import AuthorizationDecision
+from apps.providers.selectors import authorization_decision
 
 
 # The task keeps the name it had in apps.providers, so that a message queued before the
@@ -11,5 +11,5 @@ from apps.providers.models import AuthorizationDecision
 @shared_task(name="providers.notify_authorization_lost")
 def notify_authorization_lost(decision_id: int) -> int:
     """Tells the provider's current prepatients they may choose another provider."""
-    decision = AuthorizationDecision.objects.select_related("provider").get(pk=decision_id)
+    decision = authorization_decision(decision_id)
     return authorization_lost_notify(decision=decision)

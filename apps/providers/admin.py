@@ -38,11 +38,15 @@ from apps.providers.models import (
     Lab,
     Provider,
 )
+from apps.providers.selectors import (
+    authorization_application_latest,
+    authorization_application_pending,
+)
 from apps.providers.services import (
     MAY_APPLY_FROM,
     TRANSITIONS,
     api_credential_issue,
-    api_credential_revoke,
+    api_credentials_revoke,
     authorization_apply,
     authorization_decide,
     authorization_run_checks,
@@ -112,10 +116,6 @@ def _posted(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
-def _pending_application(provider: Provider) -> AuthorizationApplication | None:
-    return provider.authorization_applications.filter(status=ApplicationStatus.PENDING).first()
-
-
 # --- Providers ---------------------------------------------------------------------
 
 
@@ -151,7 +151,7 @@ class ProviderAdmin(ActionFormAdmin):
     def latest_checks(self, provider: Provider) -> str:
         if provider.pk is None:
             return "—"
-        application = provider.authorization_applications.first()
+        application = authorization_application_latest(provider)
         if application is None:
             return str(_("No application."))
         return checks_table(list(application.latest_checks()))
@@ -169,7 +169,7 @@ class ProviderAdmin(ActionFormAdmin):
             return []
         links: list[tuple[str, Any]] = []
         status = provider.authorization_status
-        pending = _pending_application(provider)
+        pending = authorization_application_pending(provider)
         if pending is None and status in MAY_APPLY_FROM:
             links.append((self._url("apply", provider.pk), _("Register an application…")))
         if pending is not None:
@@ -240,7 +240,7 @@ class ProviderAdmin(ActionFormAdmin):
 
     def run_checks_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         provider = self._provider_for_action(request, object_id)
-        application = _pending_application(provider)
+        application = authorization_application_pending(provider)
         if application is None:
             self.message_user(request, _("The provider has no pending application."),
                               messages.WARNING)
@@ -265,7 +265,7 @@ class ProviderAdmin(ActionFormAdmin):
             details = self._details(provider)
             extra = ""
             if decision in (DecisionKind.APPROVE, DecisionKind.REJECT):
-                application = _pending_application(provider)
+                application = authorization_application_pending(provider)
                 if application is not None:
                     unmet = application.unmet_declarations()
                     fields = AuthorizationApplication._meta
@@ -440,10 +440,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiCredential]) -> None:
-        count = 0
-        for credential in queryset.filter(revoked_at=None):
-            api_credential_revoke(credential=credential)
-            count += 1
+        count = api_credentials_revoke(credentials=queryset)
         self.message_user(request, _("%(count)d keys revoked.") % {"count": count},
                           messages.SUCCESS)
 

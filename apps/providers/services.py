@@ -32,6 +32,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
@@ -364,3 +365,14 @@ def api_credential_revoke(*, credential: ApiCredential) -> ApiCredential:
         if credential.revoked_at is None:
             credential.revoke()
     return credential
+
+
+def api_credentials_revoke(*, credentials: QuerySet[ApiCredential]) -> int:
+    """Revokes each key of the selection that is still active (in one transaction);
+    returns how many were revoked."""
+    count = 0
+    with transaction.atomic():
+        for credential in credentials.filter(revoked_at=None):
+            api_credential_revoke(credential=credential)
+            count += 1
+    return count

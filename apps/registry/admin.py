@@ -15,7 +15,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -32,10 +31,8 @@ from apps.core.admin_tools import (
     ReadOnlyAdmin,
     ReadOnlyInline,
 )
-from apps.core.crypto import lookup_hash
 from apps.core.errors import InvalidInput
 from apps.core.models import AccessPurpose
-from apps.programs.models import Programme
 from apps.registry.admin_forms import (
     ExcludeForm,
     HideCommentForm,
@@ -44,8 +41,8 @@ from apps.registry.admin_forms import (
     ReinstateForm,
     VerifySampleForm,
 )
-from apps.registry.identity import InvalidPersonnummer, Personnummer, parse_personnummer
-from apps.registry.imports import parse_postcode_csv
+from apps.registry.errors import InvalidPersonnummer
+from apps.registry.identity import Personnummer, parse_personnummer
 from apps.registry.models import (
     InclusionSample,
     LifecycleEvent,
@@ -58,17 +55,23 @@ from apps.registry.models import (
     Screening,
     VulnerableAreaPostcode,
 )
-from apps.registry.ratings import rating_hide_comment
+from apps.registry.selectors import (
+    filter_by_personnummer,
+    inclusion_sample_of,
+    inclusion_samples_awaiting_verification,
+    pseudonyms_with_personnummer,
+)
 from apps.registry.services import (
+    DEATH_REGISTERED_FROM,
     inclusion_sample_verify,
     lifecycle_exclude,
     lifecycle_register_death,
     lifecycle_reinstate,
+    rating_hide_comment,
+    vulnerable_postcodes_import,
 )
 
 _POSTCODE = re.compile(r"[0-9]{5}")
-_DEATH_FROM = (PrepatientState.ACTIVE, PrepatientState.EXCLUDED, PrepatientState.DROPPED_OUT,
-               PrepatientState.COMPLETED)
 
 
 def parse_personnummer_term(term: str) -> Personnummer | None:
@@ -77,18 +80,6 @@ def parse_personnummer_term(term: str) -> Personnummer | None:
         return parse_personnummer(term, today=clock.today())
     except InvalidPersonnummer:
         return None
-
-
-def filter_by_personnummer(queryset: QuerySet[Prepatient],
-                           parsed: Personnummer) -> QuerySet[Prepatient]:
-    """Exact lookup through the keyed hash.
-
-    The hash is indexed together with the programme (``prepatient_one_per_person``),
-    so the few programme ids are named too: that lets the database use the index.
-    """
-    programme_ids = list(Programme.objects.values_list("pk", flat=True))
-    return queryset.filter(programme_id__in=programme_ids,
-                           personnummer_hash=lookup_hash(parsed.digits))
 
 
 # --- Read-only inlines --------------------------------------------------------
@@ -233,8 +224,7 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
             return super().changelist_view(request, extra_context)
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        pseudonyms = list(filter_by_personnummer(Prepatient.objects.all(), parsed)
-                          .order_by("pk").values_list("pseudonym", flat=True))
+        pseudonyms = pseudonyms_with_personnummer(self.get_queryset(request), parsed)
         params = request.GET.copy()
         params[SEARCH_VAR] = " ".join(pseudonyms) or parsed.masked
         if pseudonyms:
@@ -264,10 +254,9 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
             links.append((self._url("exclude", obj.pk), _("Exclude…")))
         if obj.state == PrepatientState.EXCLUDED:
             links.append((self._url("reinstate", obj.pk), _("Reinstate…")))
-        if obj.state in _DEATH_FROM:
+        if obj.state in DEATH_REGISTERED_FROM:
             links.append((self._url("register_death", obj.pk), _("Register death…")))
-        awaiting = obj.inclusion_samples.filter(source=SampleSource.SELF, verified_at=None)
-        for sample in awaiting.order_by("taken_on", "pk"):
+        for sample in inclusion_samples_awaiting_verification(prepatient=obj):
             links.append((self._url("verify_sample", obj.pk, sample.pk),
                           _("Verify HbA1c of %(date)s…") % {"date": sample.taken_on}))
         return [(url, str(label)) for url, label in links]
@@ -349,7 +338,9 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
     def verify_sample_view(self, request: HttpRequest, object_id: int,
                            sample_id: int) -> HttpResponse:
         prepatient = self._prepatient_for_action(request, object_id)
-        sample = get_object_or_404(InclusionSample, pk=sample_id, prepatient=prepatient)
+        sample = inclusion_sample_of(prepatient=prepatient, pk=sample_id)
+        if sample is None:
+            raise Http404
         if request.method == "GET":
             record_access(subject=prepatient, purpose=AccessPurpose.CASEWORK,
                           what="admin verify sample", user=request.user)
@@ -429,25 +420,6 @@ class InclusionSampleAdmin(ReadOnlyAdmin):
 # --- Vulnerable-area postcodes ------------------------------------------------------
 
 
-def vulnerable_postcodes_add(*, programme: Programme,
-                             rows: list[tuple[str, str]]) -> tuple[int, int]:
-    """Adds the postcodes the programme does not have yet; returns (added, skipped).
-
-    Existing rows are kept as they are (nothing is replaced); the whole file is
-    written in one transaction.
-    """
-    with transaction.atomic():
-        existing = VulnerableAreaPostcode.objects.filter(programme=programme)
-        before = existing.count()
-        VulnerableAreaPostcode.objects.bulk_create(
-            [VulnerableAreaPostcode(programme=programme, postcode=postcode, area_name=area)
-             for postcode, area in rows],
-            ignore_conflicts=True, batch_size=1000,
-        )
-        added = existing.count() - before
-    return added, len(rows) - added
-
-
 @admin.register(VulnerableAreaPostcode)
 class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
     """Added through the CSV import only; a wrong row may be deleted."""
@@ -501,16 +473,15 @@ class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
         form = PostcodeImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                rows = parse_postcode_csv(form.cleaned_data["file"])
+                result = vulnerable_postcodes_import(programme=form.cleaned_data["programme"],
+                                                     text=form.cleaned_data["file"])
             except InvalidInput as error:
                 form.show_domain_error(error)
             else:
-                added, skipped = vulnerable_postcodes_add(
-                    programme=form.cleaned_data["programme"], rows=rows)
                 self.message_user(
                     request,
                     _("%(added)d postcodes added, %(skipped)d already listed and skipped.")
-                    % {"added": added, "skipped": skipped},
+                    % {"added": result.added, "skipped": result.skipped},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(
@@ -567,7 +538,7 @@ class ProviderRatingAdmin(ActionFormAdmin):
     def hide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         if not request.user.has_perm("registry.change_providerrating"):
             raise PermissionDenied
-        rating = get_object_or_404(ProviderRating.objects.select_related("provider"),
+        rating = get_object_or_404(self.get_queryset(request).select_related("provider"),
                                    pk=object_id)
         return self.action_form_response(
             request, rating, form=HideCommentForm(request.POST or None),

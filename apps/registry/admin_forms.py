@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core import clock
 from apps.core.admin_tools import DomainErrorFormMixin
 from apps.core.errors import DomainError
-from apps.programs.models import Programme
+from apps.programs.selectors import programmes_in_order
 from apps.registry.models import ExclusionReason
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
@@ -63,7 +63,7 @@ class VerifySampleForm(DomainErrorFormMixin, forms.Form):
 
 
 class PostcodeImportForm(DomainErrorFormMixin, forms.Form):
-    programme = forms.ModelChoiceField(label=_("Programme"), queryset=Programme.objects.all())
+    programme = forms.ModelChoiceField(label=_("Programme"), queryset=programmes_in_order())
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_("UTF-8 with the header postcode,area_name; one postcode per line."),
@@ -73,7 +73,7 @@ class PostcodeImportForm(DomainErrorFormMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        programmes = list(Programme.objects.order_by("pk")[:2])
+        programmes = list(programmes_in_order()[:2])
         if len(programmes) == 1:
             self.fields["programme"].initial = programmes[0].pk
 

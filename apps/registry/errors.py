@@ -44,6 +44,21 @@ class IdentityNotAccepted(InvalidInput):
     code = "identity_not_accepted"
 
 
+class InvalidPersonnummer(InvalidInput):
+    """A personnummer was refused; ``code`` says why (format, date, checksum, future).
+
+    Raised by ``apps.registry.identity.parse_personnummer``; its message names the
+    problem, never the number.
+    """
+
+    code = "invalid_personnummer"
+    default_message = _("The personnummer is not valid.")
+
+
+class RatingNotAllowed(Conflict):
+    code = "rating_not_allowed"
+    default_message = _("You cannot rate this provider.")
+
 
 class PrepatientNotFound(NotFound):
     code = "prepatient_not_found"

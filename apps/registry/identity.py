@@ -28,8 +28,8 @@ from datetime import date
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import InvalidInput
 from apps.core.luhn import luhn_valid
+from apps.registry.errors import InvalidPersonnummer
 from prevention_engine.dates import age_on
 
 __all__ = ["InvalidPersonnummer", "Personnummer", "parse_personnummer"]
@@ -59,13 +59,6 @@ _MESSAGES = {
     ),
     FUTURE: _("The date of birth in the personnummer is in the future."),
 }
-
-
-class InvalidPersonnummer(InvalidInput):
-    """A personnummer was refused; ``code`` says why (format, date, checksum, future)."""
-
-    code = "invalid_personnummer"
-    default_message = _("The personnummer is not valid.")
 
 
 def _refuse(code: str) -> InvalidPersonnummer:

@@ -328,7 +328,7 @@ class LifecycleEvent(models.Model):
 class ProviderRating(models.Model):
     """A prepatient's rating of a provider they have been listed with for a while
     (SPEC §3.6). One per prepatient and provider; giving it again changes it.
-    Shown without names; see ``apps.registry.ratings`` for who may rate."""
+    Shown without names; ``apps.registry.selectors.may_rate`` says who may rate."""
 
     prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
                                    on_delete=models.CASCADE, related_name="ratings")

@@ -23,7 +23,8 @@ from typing import Protocol, runtime_checkable
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.adapters import load_adapter
-from apps.registry.identity import InvalidPersonnummer, Personnummer, parse_personnummer
+from apps.registry.errors import InvalidPersonnummer
+from apps.registry.identity import Personnummer, parse_personnummer
 
 __all__ = ["FilePopulationRegister", "PopulationRegister", "get_population_register"]
 

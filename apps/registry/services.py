@@ -1,12 +1,12 @@
 """The registry's writers: identity, screening, inclusion, enrollment,
-listings and lifecycle. Rules live in ``prevention_engine`` (the inclusion
-decision is worded in ``rules.py``); these functions load, lock, decide with
-the rules, and write the event and the cached state in one transaction.
+listings, lifecycle, ratings and the vulnerable-area postcodes. Rules live in
+``prevention_engine`` (the inclusion decision is worded in ``rules.py``); these
+functions load, lock, decide with the rules, and write the event and the cached
+state in one transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,12 +16,14 @@ from typing import Any
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
+from apps.core.logging import PERSONNUMMER_LIKE
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry import events, rules
@@ -30,10 +32,12 @@ from apps.registry.errors import (
     InclusionRefused,
     InvalidTransition,
     ProviderNotAuthorized,
+    RatingNotAllowed,
     ReferralCodeNotValid,
     SwitchNotAllowed,
 )
 from apps.registry.identity import parse_personnummer
+from apps.registry.imports import parse_postcode_csv
 from apps.registry.models import (
     ExclusionReason,
     InclusionSample,
@@ -43,12 +47,15 @@ from apps.registry.models import (
     ListingReason,
     Prepatient,
     PrepatientState,
+    ProviderRating,
     ReferralCode,
     SampleSource,
     Screening,
     VulnerableAreaPostcode,
 )
 from apps.registry.population import PopulationRegister, get_population_register
+from apps.registry.referral_codes import format_referral_code, referral_code_hash
+from apps.registry.selectors import RATING_AFTER_MONTHS, STARS, may_rate
 from apps.registry.signals import prepatient_enrolled
 from prevention_engine import findrisc, inclusion, units
 from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
@@ -58,7 +65,10 @@ REFERRAL_LENGTH = 12
 ENROLLED_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
                    PrepatientState.DROPPED_OUT, PrepatientState.EXCLUDED,
                    PrepatientState.DECEASED)
-
+# The states from which a death may be registered (everyone enrolled who is alive).
+DEATH_REGISTERED_FROM = (PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
+                         PrepatientState.DROPPED_OUT, PrepatientState.COMPLETED)
+COMMENT_MAX_LENGTH = 500  # ProviderRating.comment
 
 
 def inclusion_params(programme: Programme) -> inclusion.InclusionParams:
@@ -132,6 +142,7 @@ def prepatient_set_identity(
 class ScreeningResult:
     screening: Screening
     referral_code: str | None  # plaintext, shown once; None below the threshold
+    referral: ReferralCode | None = None  # the code's record; None below the threshold
 
 
 @transaction.atomic
@@ -176,24 +187,10 @@ def screening_submit(
         high_glucose_history=high_glucose_history, family_history=family_history.value,
         score=score,
     )
-    code = None
+    code, referral = None, None
     if findrisc.earns_referral(score, prepatient.programme.findrisc_referral_threshold):
-        _referral, code = referral_issue(prepatient=prepatient)
-    return ScreeningResult(screening=screening, referral_code=code)
-
-
-def normalise_referral_code(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def referral_code_hash(code: str) -> str:
-    """What a referral code is stored as (``ReferralCode.code_hash``)."""
-    return hashlib.sha256(normalise_referral_code(code).encode()).hexdigest()
-
-
-def format_referral_code(code: str) -> str:
-    code = normalise_referral_code(code)
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+        referral, code = referral_issue(prepatient=prepatient)
+    return ScreeningResult(screening=screening, referral_code=code, referral=referral)
 
 
 @transaction.atomic
@@ -501,11 +498,8 @@ def lifecycle_register_death(*, prepatient: Prepatient, on: date, note: str,
                              actor: Any) -> LifecycleEvent:
     note = require_reason(note)
     return _transition(
-        prepatient,
-        allowed_from=(PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
-                      PrepatientState.DROPPED_OUT, PrepatientState.COMPLETED),
-        to=PrepatientState.DECEASED, event=LifecycleEventType.DECEASED, on=on, note=note,
-        actor=actor,
+        prepatient, allowed_from=DEATH_REGISTERED_FROM, to=PrepatientState.DECEASED,
+        event=LifecycleEventType.DECEASED, on=on, note=note, actor=actor,
     )
 
 
@@ -528,3 +522,106 @@ def lifecycle_complete(*, prepatient: Prepatient) -> LifecycleEvent:
     return _transition(prepatient, allowed_from=(PrepatientState.ACTIVE,),
                        to=PrepatientState.COMPLETED, event=LifecycleEventType.COMPLETED,
                        on=locked.end_date)
+
+
+# --- Ratings of providers -------------------------------------------------------------
+# Who may rate, and when, is read by ``selectors.may_rate``.
+
+
+def _clean_rating(stars: int | str, comment: str) -> tuple[int, str]:
+    errors: dict[str, Any] = {}
+    try:
+        value = int(stars)
+    except (TypeError, ValueError):
+        value = 0
+    if value not in STARS:
+        errors["stars"] = _("Choose from 1 to 5 stars.")
+    comment = " ".join((comment or "").split())
+    if len(comment) > COMMENT_MAX_LENGTH:
+        errors["comment"] = _("Please keep the comment to %(max)d characters.") % {
+            "max": COMMENT_MAX_LENGTH}
+    elif PERSONNUMMER_LIKE.search(comment):
+        errors["comment"] = _("Please do not write a personnummer or phone number in the "
+                               "comment.")
+    if errors:
+        raise InvalidInput(fields=errors)
+    return value, comment
+
+
+def rating_give(*, prepatient: Prepatient, provider: Provider, stars: int | str,
+                comment: str = "") -> ProviderRating:
+    """Gives or changes the person's rating of the provider."""
+    value, comment = _clean_rating(stars, comment)
+    with transaction.atomic():
+        prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
+        if not may_rate(prepatient, provider):
+            raise RatingNotAllowed(format_lazy(
+                _("You can rate a provider when you have been with it for {months} "
+                  "months."), months=RATING_AFTER_MONTHS))
+        now = clock.now()
+        try:
+            with transaction.atomic():
+                rating, created = ProviderRating.objects.get_or_create(
+                    prepatient=prepatient, provider=provider,
+                    defaults={"stars": value, "comment": comment, "created_at": now,
+                              "updated_at": now})
+        except IntegrityError:  # the same person rating twice at once: the other won
+            rating, created = ProviderRating.objects.get(prepatient=prepatient,
+                                                         provider=provider), False
+        if not created:
+            fields = ["stars", "comment", "updated_at"]
+            if comment != rating.comment and rating.comment_hidden_at is not None:
+                # A new text is a new comment: shown until a caseworker hides it again.
+                rating.comment_hidden_at, rating.comment_hidden_by = None, None
+                rating.comment_hidden_reason = ""
+                fields += ["comment_hidden_at", "comment_hidden_by", "comment_hidden_reason"]
+            rating.stars, rating.comment, rating.updated_at = value, comment, now
+            rating.save(update_fields=fields)
+    return rating
+
+
+def rating_hide_comment(*, rating: ProviderRating, reason: str, caseworker: Any) -> ProviderRating:
+    """Hides an unsuitable comment from the marketplace; the stars still count."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(fields={"reason": _("Say why the comment is hidden.")})
+    with transaction.atomic():
+        rating = ProviderRating.objects.select_for_update().get(pk=rating.pk)
+        rating.comment_hidden_at = clock.now()
+        rating.comment_hidden_by = caseworker
+        rating.comment_hidden_reason = reason[:300]
+        rating.save(update_fields=["comment_hidden_at", "comment_hidden_by",
+                                   "comment_hidden_reason"])
+    return rating
+
+
+# --- Vulnerable-area postcodes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostcodeImport:
+    """What an import of vulnerable-area postcodes did."""
+
+    added: int
+    skipped: int  # already listed for the programme: kept as they were
+
+
+def vulnerable_postcodes_import(*, programme: Programme, text: str) -> PostcodeImport:
+    """Adds the postcodes of a CSV file (``imports.parse_postcode_csv``) that the
+    programme does not have yet.
+
+    A file with bad lines raises ``InvalidInput`` (every line named) and nothing is
+    written. Existing rows are kept as they are (nothing is replaced); the whole
+    file is written in one transaction.
+    """
+    rows = parse_postcode_csv(text)
+    with transaction.atomic():
+        existing = VulnerableAreaPostcode.objects.filter(programme=programme)
+        before = existing.count()
+        VulnerableAreaPostcode.objects.bulk_create(
+            [VulnerableAreaPostcode(programme=programme, postcode=postcode, area_name=area)
+             for postcode, area in rows],
+            ignore_conflicts=True, batch_size=1000,
+        )
+        added = existing.count() - before
+    return PostcodeImport(added=added, skipped=len(rows) - added)

@@ -13,7 +13,7 @@ from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from apps.providers.validators import SWEDISH_REGIONS
-from apps.registry.ratings import COMMENT_MAX_LENGTH
+from apps.registry.services import COMMENT_MAX_LENGTH
 
 # ISO 639-1 languages common in Sweden that Django's own list does not name.
 _MORE_LANGUAGES: dict[str, tuple[Promise, str, bool]] = {

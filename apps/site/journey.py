@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.programs.models import Programme
 from apps.registry.models import Prepatient
+from apps.registry.selectors import prepatient_referred, prepatient_screened
 from apps.registry.services import deciding_sample
 from apps.site import selectors
-from prevention_engine.findrisc import earns_referral
 
 
 def current_programme() -> Programme | None:
@@ -33,13 +33,11 @@ class Step:
 
 
 def _screened(prepatient: Prepatient) -> bool:
-    return selectors.prepatient_screened(prepatient=prepatient)
+    return prepatient_screened(prepatient=prepatient)
 
 
 def _referred(prepatient: Prepatient) -> bool:
-    latest = selectors.screening_latest(prepatient=prepatient)
-    return latest is not None and earns_referral(
-        latest.score, prepatient.programme.findrisc_referral_threshold)
+    return prepatient_referred(prepatient=prepatient)
 
 
 def steps(prepatient: Prepatient) -> list[Step]:

@@ -2,45 +2,56 @@
 
 Every reader here starts from the signed-in person's own record (or from public
 data: the programme, authorized providers); none takes a person's id from the
-URL. Views call these and render; the words a page uses stay in the views.
+URL. What belongs to one lower app is read by that app's selectors (registry,
+consent, providers); these compose them into what a page shows. Views call
+these and render; the words a page uses stay in the views.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from django.db import connection
-from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, When
-from django.db.models.expressions import RawSQL
-from django.utils import timezone
+from django.db.models import Case, F, QuerySet, When
 
-from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind, ConsentText
-from apps.consent.services import consent_text_current
+from apps.consent.models import ConsentEvent, ConsentKind, ConsentText
+from apps.consent.selectors import consent_events, consent_text_current, consent_withdrawn_on
 from apps.core import clock
 from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, SafetyNotice
 from apps.measurements.selectors import SeriesPoint, hba1c_series
 from apps.measurements.services import followup_status
 from apps.programs.models import Programme
-from apps.providers.models import AuthorizationStatus, CoachType, DeliveryMode, Lab, Provider
+from apps.programs.selectors import earliest_programme
+from apps.providers.models import CoachType, DeliveryMode, Provider
+from apps.providers.selectors import profile_list_has, provider_get, providers_authorized
 from apps.providers.validators import NATIONAL
-from apps.registry import ratings
 from apps.registry.models import (
-    InclusionSample,
     LifecycleEvent,
-    LifecycleEventType,
     Listing,
     Prepatient,
     PrepatientState,
     ProviderRating,
-    ReferralCode,
-    SampleSource,
-    Screening,
 )
+from apps.registry.selectors import (
+    RATINGS_SHOWN_FROM,
+    leaving_event,
+    prepatient_detail,
+    prepatient_listed_with,
+    prepatient_referred,
+    prepatient_with_listings,
+    rateable_providers,
+    ratings_given,
+    screening_latest,
+    switch_possible,
+    with_rating_summary,
+)
+from apps.registry.services import deciding_sample, inclusion_decide, inclusion_params
 from apps.site.forms_marketplace import Coach, Delivery
 from apps.site.models import FormSubmission, QuestionnaireDraft
 from prevention_engine import followup
+from prevention_engine.dates import switch_window_end, switch_window_open
+from prevention_engine.inclusion import recruitment_phase
 
 READ_ALOUD = "read_aloud"
 
@@ -49,43 +60,41 @@ READ_ALOUD = "read_aloud"
 
 def programme_current() -> Programme | None:
     """The programme the site recruits to: the earliest that exists (one today)."""
-    return Programme.objects.order_by("start_date", "pk").first()
+    return earliest_programme()
 
 
-def screening_latest(*, prepatient: Prepatient) -> Screening | None:
-    return prepatient.screenings.order_by("-submitted_at", "-pk").first()
+def may_answer_questionnaire(prepatient: Prepatient) -> bool:
+    """Before the first answers, and again after a score below the threshold
+    (things change: "come back if they do")."""
+    if not (prepatient.consent_valid and prepatient.birth_date and prepatient.sex):
+        return False
+    if prepatient.is_enrolled:
+        return False
+    screening = screening_latest(prepatient=prepatient)
+    if screening is None:
+        return True
+    return (not prepatient_referred(prepatient=prepatient, screening=screening)
+            and deciding_sample(prepatient) is None)
 
 
-def prepatient_screened(*, prepatient: Prepatient) -> bool:
-    return prepatient.screenings.exists()
-
-
-def consent_text_shown(*, prepatient: Prepatient, kind: str, pk: int | None) -> ConsentText | None:
-    """The consent text a page showed (by its id), if it is of this kind and programme."""
-    if pk is None:
-        return None
-    return ConsentText.objects.filter(pk=pk, kind=kind,
-                                      programme=prepatient.programme_id).first()
+def recruitment(prepatient: Prepatient) -> dict[str, Any]:
+    """The programme's phase today and its dates, for plain notices."""
+    programme = prepatient.programme
+    params = inclusion_params(programme)
+    today = clock.today()
+    return {
+        "phase": recruitment_phase(params, today),
+        "opens_on": programme.start_date,
+        "priority_until": programme.priority_end,
+        "closes_on": programme.recruitment_end,
+        "age_min": programme.priority_age_min,
+        "age_max": programme.priority_age_max,
+        "bmi_above": programme.priority_bmi_above,
+    }
 
 
 def questionnaire_draft(*, prepatient: Prepatient) -> QuestionnaireDraft | None:
     return QuestionnaireDraft.objects.filter(prepatient=prepatient).first()
-
-
-def referral_latest(*, prepatient: Prepatient) -> ReferralCode | None:
-    return (ReferralCode.objects.filter(prepatient=prepatient)
-            .order_by("-issued_at", "-pk").first())
-
-
-def labs_authorized() -> QuerySet[Lab]:
-    return Lab.objects.filter(is_authorized=True).order_by("name")
-
-
-def inclusion_sample_pending_self(*, prepatient: Prepatient) -> InclusionSample | None:
-    """The person's own reported value that staff have not checked yet."""
-    return (InclusionSample.objects.filter(prepatient=prepatient, source=SampleSource.SELF,
-                                           verified_at=None)
-            .order_by("-taken_on", "-pk").first())
 
 
 def form_submission_earlier(*, token: str, user: Any) -> FormSubmission | None:
@@ -93,29 +102,6 @@ def form_submission_earlier(*, token: str, user: Any) -> FormSubmission | None:
 
 
 # --- The marketplace -----------------------------------------------------------------------
-
-
-def providers_authorized() -> QuerySet[Provider]:
-    return Provider.objects.filter(authorization_status=AuthorizationStatus.AUTHORIZED)
-
-
-_JSON_LISTS = frozenset({"languages", "regions", "accessibility"})
-
-
-def _json_list_has(field: str, value: str) -> Q:
-    """The provider's JSON list ``field`` holds ``value``.
-
-    PostgreSQL answers with jsonb containment; SQLite (first runs) with json_each.
-    Only the profile's list fields are accepted; the value is always a parameter.
-    """
-    if field not in _JSON_LISTS:
-        raise ValueError(f"not a list field of the profile: {field}")
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__contains": [value]})
-    quote = connection.ops.quote_name
-    column = f"{quote(Provider._meta.db_table)}.{quote(field)}"
-    sql = f"EXISTS (SELECT 1 FROM json_each({column}) AS item WHERE item.value = %s)"  # noqa: S608
-    return Q(RawSQL(sql, (value,), output_field=BooleanField()))  # noqa: S611
 
 
 def providers_filter(queryset: QuerySet[Provider], filters: dict[str, Any]) -> QuerySet[Provider]:
@@ -131,43 +117,25 @@ def providers_filter(queryset: QuerySet[Provider], filters: dict[str, Any]) -> Q
     elif coach == Coach.AI:
         queryset = queryset.filter(coach_type__in=[CoachType.AI, CoachType.BOTH])
     if filters.get("language"):
-        queryset = queryset.filter(_json_list_has("languages", filters["language"]))
+        queryset = queryset.filter(profile_list_has("languages", filters["language"]))
     if filters.get("region"):
-        queryset = queryset.filter(_json_list_has("regions", filters["region"])
-                                   | _json_list_has("regions", NATIONAL))
+        queryset = queryset.filter(profile_list_has("regions", filters["region"])
+                                   | profile_list_has("regions", NATIONAL))
     if filters.get("read_aloud"):
-        queryset = queryset.filter(_json_list_has("accessibility", READ_ALOUD))
+        queryset = queryset.filter(profile_list_has("accessibility", READ_ALOUD))
     return queryset
 
 
 def marketplace_providers(*, filters: dict[str, Any], by_rating: bool) -> QuerySet[Provider]:
     """Authorized providers matching ``filters`` with their rating summary, by name or
     by the rating shown (providers with too few ratings last)."""
-    queryset = ratings.with_rating_summary(providers_filter(providers_authorized(), filters))
+    queryset = with_rating_summary(providers_filter(providers_authorized(), filters))
     if by_rating:
-        shown_average = Case(When(rating_count__gte=ratings.RATINGS_SHOWN_FROM,
+        shown_average = Case(When(rating_count__gte=RATINGS_SHOWN_FROM,
                                   then=F("rating_average")))
         return queryset.order_by(shown_average.desc(nulls_last=True),
                                  F("rating_count").desc(), "name", "pk")
     return queryset.order_by("name", "pk")
-
-
-def languages_offered() -> set[str]:
-    """Every language some authorized provider offers (one small query)."""
-    codes: set[str] = set()
-    for row in providers_authorized().values_list("languages", flat=True):
-        codes.update(code for code in (row or []) if isinstance(code, str))
-    return codes
-
-
-def prepatient_existing(*, programme: Programme, user: Any) -> Prepatient | None:
-    """The account's record in the programme, if there is one (never made here)."""
-    return (Prepatient.objects.select_related("programme", "current_provider")
-            .filter(programme=programme, user=user).first())
-
-
-def provider_get(*, pk: int) -> Provider | None:
-    return Provider.objects.filter(pk=pk).first()
 
 
 def provider_visible(*, pk: int, prepatient: Prepatient | None) -> Provider | None:
@@ -175,33 +143,74 @@ def provider_visible(*, pk: int, prepatient: Prepatient | None) -> Provider | No
     provider = provider_get(pk=pk)
     if provider is None or provider.is_authorized:
         return provider
-    if prepatient is not None and prepatient.listings.filter(provider=provider).exists():
+    if prepatient is not None and prepatient_listed_with(prepatient=prepatient,
+                                                         provider=provider):
         return provider
     return None
 
 
-def rating_given(*, prepatient: Prepatient, provider: Provider) -> ProviderRating | None:
-    return prepatient.ratings.filter(provider=provider).first()
+@dataclass(frozen=True)
+class Choice:
+    """What a signed-in person can do with a provider, and what to tell them."""
+
+    kind: str  # see the constants below
+    window_end: date | None = None  # the last day of free switching (for a first choice:
+    #                                 if the person enrolls today)
+    window_open: bool = False
+    lost_authorization: bool = False  # the person's provider is no longer authorized
+    message: Any = ""
+    continue_url: str = ""  # filled in by the view (where the person continues)
+
+    ANONYMOUS = "anonymous"
+    STAFF = "staff"
+    NOT_READY = "not_ready"  # still on the way in, or not included
+    MAY_CHOOSE = "may_choose"  # a first choice
+    CURRENT = "current"  # the person's own provider
+    MAY_SWITCH = "may_switch"
+    WINDOW_CLOSED = "window_closed"
+    NOT_ACTIVE = "not_active"  # excluded, dropped out, completed
+    NOT_AUTHORIZED = "not_authorized"
+
+    @property
+    def can_submit(self) -> bool:
+        return self.kind in (self.MAY_CHOOSE, self.MAY_SWITCH)
+
+
+def provider_choice(*, prepatient: Prepatient | None, provider: Provider) -> Choice:
+    """What a signed-in person (not staff) may do with the provider: choose it first,
+    switch to it, or why not. ``prepatient`` is None before the person has a record."""
+    if prepatient is None:
+        return Choice(Choice.NOT_READY)
+    programme = prepatient.programme
+    today = clock.today()
+    if not prepatient.is_enrolled:
+        decision = inclusion_decide(prepatient=prepatient)
+        if not decision.included:
+            return Choice(Choice.NOT_READY, message=decision.message)
+        if not provider.is_authorized:
+            return Choice(Choice.NOT_AUTHORIZED)
+        return Choice(Choice.MAY_CHOOSE, window_open=True,
+                      window_end=switch_window_end(today, programme.switch_months))
+    assert prepatient.enrolled_on is not None
+    window_end = switch_window_end(prepatient.enrolled_on, programme.switch_months)
+    current = prepatient.current_provider
+    lost = current is not None and not current.is_authorized
+    facts = Choice("", window_end=window_end, lost_authorization=lost,
+                   window_open=switch_window_open(enrolled_on=prepatient.enrolled_on,
+                                                  switch_months=programme.switch_months,
+                                                  today=today))
+    if current is not None and current.pk == provider.pk:
+        return replace(facts, kind=Choice.CURRENT)
+    if prepatient.state != PrepatientState.ACTIVE:
+        return replace(facts, kind=Choice.NOT_ACTIVE)
+    if not provider.is_authorized:
+        return replace(facts, kind=Choice.NOT_AUTHORIZED)
+    if switch_possible(prepatient=prepatient, today=today):
+        return replace(facts, kind=Choice.MAY_SWITCH)
+    return replace(facts, kind=Choice.WINDOW_CLOSED)
 
 
 # --- My page ---------------------------------------------------------------------------------
-
-
-def prepatient_detail(*, prepatient: Prepatient) -> Prepatient:
-    """The person's record again, with the programme, provider and starting sample."""
-    return (Prepatient.objects.select_related("programme", "current_provider", "baseline_sample")
-            .get(pk=prepatient.pk))
-
-
-def consent_withdrawn_on(*, prepatient: Prepatient) -> date | None:
-    """When data-sharing consent was last withdrawn, if it is not valid now."""
-    if prepatient.consent_valid:
-        return None
-    event = (ConsentEvent.objects.filter(prepatient=prepatient, kind=ConsentKind.DATA_SHARING)
-             .order_by("-at", "-pk").first())
-    if event is None or event.action != ConsentAction.WITHDRAW:
-        return None
-    return timezone.localdate(event.at)
 
 
 @dataclass(frozen=True)
@@ -227,15 +236,6 @@ class MyPage:
     next_due: dict[str, Any] | None = None
     overdue: dict[str, Any] | None = None
     ratings: tuple[Rateable, ...] = ()
-
-
-def _leaving_event(prepatient: Prepatient) -> LifecycleEvent | None:
-    if prepatient.state != PrepatientState.EXCLUDED:
-        return None
-    return (LifecycleEvent.objects.filter(
-        prepatient=prepatient,
-        type__in=[LifecycleEventType.EXCLUDED, LifecycleEventType.CONSENT_WITHDRAWN])
-        .order_by("-created_at", "-pk").first())
 
 
 def _followups(prepatient: Prepatient) -> dict[str, Any]:
@@ -267,11 +267,11 @@ def _followups(prepatient: Prepatient) -> dict[str, Any]:
 
 
 def _rateable(prepatient: Prepatient, listings: list[Listing]) -> tuple[Rateable, ...]:
-    rateable = ratings.rateable_providers(prepatient)
+    rateable = rateable_providers(prepatient)
     if not rateable:
         return ()
     providers = {listing.provider_id: listing.provider for listing in listings}
-    given = {rating.provider_id: rating for rating in prepatient.ratings.all()}
+    given = ratings_given(prepatient=prepatient)
     today = clock.today()
     return tuple(Rateable(provider=providers[pk], opens_on=opens,
                           open=opens <= today and prepatient.consent_valid,
@@ -286,17 +286,12 @@ def my_page(*, prepatient: Prepatient) -> MyPage:
         return MyPage(prepatient=prepatient, withdrawn_on=withdrawn_on)
     # The listings with their providers (newest first) give "listed since" and the
     # providers to rate in one query.
-    prepatient = (Prepatient.objects
-                  .select_related("programme", "current_provider", "baseline_sample")
-                  .prefetch_related(Prefetch(
-                      "listings", queryset=Listing.objects.select_related("provider")
-                      .order_by("-valid_from", "-pk")))
-                  .get(pk=prepatient.pk))
+    prepatient = prepatient_with_listings(prepatient=prepatient)
     listings = list(prepatient.listings.all())
     return MyPage(
         prepatient=prepatient, withdrawn_on=withdrawn_on,
         listed_since=listings[0].valid_from if listings else None,
-        leaving_event=_leaving_event(prepatient),
+        leaving_event=leaving_event(prepatient=prepatient),
         hba1c=tuple(hba1c_series(prepatient)),
         ratings=_rateable(prepatient, listings),
         **_followups(prepatient),
@@ -315,9 +310,8 @@ class ConsentsPage:
 
 
 def consents_page(*, prepatient: Prepatient) -> ConsentsPage:
-    prepatient = Prepatient.objects.select_related("programme").get(pk=prepatient.pk)
-    events = list(ConsentEvent.objects.filter(prepatient=prepatient)
-                  .select_related("text").order_by("at", "pk"))
+    prepatient = prepatient_detail(prepatient=prepatient)
+    events = consent_events(prepatient=prepatient)
     texts: dict[int, ConsentText] = {}
     for event in events:
         if event.text is not None:
@@ -339,8 +333,7 @@ def _iso(value: Any) -> Any:
 
 def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]:
     """Everything stored about the person, readable (never hashes or keys)."""
-    prepatient = (Prepatient.objects.select_related("programme", "current_provider")
-                  .get(pk=prepatient.pk))
+    prepatient = prepatient_detail(prepatient=prepatient)
     measurements = (Measurement.objects.filter(prepatient=prepatient)
                     .select_related("type", "superseded_by").order_by("taken_on", "pk"))
     return {

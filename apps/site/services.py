@@ -1,5 +1,5 @@
 """The prepatient site's writers: form tokens, questionnaire drafts, and the units of
-work of the way in that call several domain services in one transaction."""
+work of the way in, the marketplace and My page that call the domain services."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.consent.errors import ConsentConflict
-from apps.consent.models import ConsentKind, ConsentText
+from apps.consent.models import ConsentEvent, ConsentKind, ConsentText
+from apps.consent.selectors import consent_text_current, consent_text_shown
 from apps.consent.services import consent_grant
 from apps.core import clock
-from apps.core.errors import Conflict
+from apps.providers.models import Provider
 from apps.registry.models import Prepatient
-from apps.registry.services import ScreeningResult, screening_submit
-from apps.site import selectors
+from apps.registry.services import (
+    ScreeningResult,
+    listing_switch,
+    prepatient_enroll,
+    screening_submit,
+)
+from apps.site.errors import QuestionnaireIncomplete
 from apps.site.models import FormSubmission, QuestionnaireDraft
 from prevention_engine.findrisc import FamilyHistory
 
@@ -28,11 +34,6 @@ QUESTIONNAIRE_ANSWERS = (
     "height_cm", "weight_kg", "waist_cm", "physically_active", "eats_vegetables_daily",
     "antihypertensive_medication", "high_glucose_history", "family_history",
 )
-
-
-class QuestionnaireIncomplete(Conflict):
-    code = "questionnaire_incomplete"
-    default_message = _("Some questions are not answered yet.")
 
 
 # --- Form tokens (a POST handled once) -------------------------------------------------------
@@ -70,25 +71,55 @@ def form_submissions_purge(*, before: datetime | None = None) -> int:
 
 @transaction.atomic
 def consents_give(*, prepatient: Prepatient, data_sharing_text: int | None,
-                  research_text: int | None, research: bool) -> None:
+                  research_text: int | None, research: bool) -> Prepatient:
     """The data-sharing consent, and the research donation when asked for, given on
-    the versions the page showed (by id), both or neither.
+    the versions the page showed (by id), both or neither; returns the person's
+    record as saved.
 
     A version that is unknown, of another programme or no longer current raises
     ``ConsentConflict`` with the code ``consent_text_outdated``.
     """
-    consent_grant(prepatient=prepatient,
-                  text=_shown_text(prepatient, ConsentKind.DATA_SHARING, data_sharing_text))
+    event = consent_grant(prepatient=prepatient, text=_shown_text(
+        prepatient, ConsentKind.DATA_SHARING, data_sharing_text))
     if research:
-        consent_grant(prepatient=prepatient,
-                      text=_shown_text(prepatient, ConsentKind.RESEARCH, research_text))
+        event = consent_grant(prepatient=prepatient, text=_shown_text(
+            prepatient, ConsentKind.RESEARCH, research_text))
+    # consent_grant locks and saves the person's row; the event holds that record.
+    return event.prepatient
 
 
 def _shown_text(prepatient: Prepatient, kind: ConsentKind, pk: int | None) -> ConsentText:
-    text = selectors.consent_text_shown(prepatient=prepatient, kind=kind, pk=pk)
+    text = consent_text_shown(prepatient=prepatient, kind=kind, pk=pk)
     if text is None:
         raise ConsentConflict(code="consent_text_outdated")
     return text
+
+
+@transaction.atomic
+def research_donation_give(*, prepatient: Prepatient, version: int | None) -> ConsentEvent:
+    """The research donation on the version of the text My page showed.
+
+    A version that is no longer the current one raises ``ConsentConflict``.
+    """
+    text = consent_text_current(programme=prepatient.programme, kind=ConsentKind.RESEARCH)
+    if text is None or text.version != version:
+        raise ConsentConflict(_("The text has been updated. Please read the new version."))
+    return consent_grant(prepatient=prepatient, text=text)
+
+
+# --- The marketplace -----------------------------------------------------------------------
+
+
+def provider_choose(*, prepatient: Prepatient, provider: Provider, actor: Any) -> Prepatient:
+    """Enrolls the person with the provider (a first choice) or switches them to it
+    (an enrolled person); returns the person's record as saved.
+
+    The registry's refusals are raised as they are (``InclusionRefused``,
+    ``ProviderNotAuthorized``, ``SwitchNotAllowed``, ``InvalidTransition``).
+    """
+    if prepatient.is_enrolled:
+        return listing_switch(prepatient=prepatient, provider=provider, actor=actor).prepatient
+    return prepatient_enroll(prepatient=prepatient, provider=provider, actor=actor)
 
 
 @transaction.atomic

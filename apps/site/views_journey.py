@@ -25,20 +25,28 @@ from django.views.generic import TemplateView
 
 from apps.consent.errors import ConsentConflict
 from apps.consent.models import ConsentKind, ConsentText
-from apps.consent.services import consent_text_current
+from apps.consent.selectors import consent_text_current
 from apps.core import clock
 from apps.core.crypto import decrypt
 from apps.core.errors import DomainError, InvalidInput
+from apps.providers.selectors import labs_authorized
 from apps.registry.errors import InvalidTransition
-from apps.registry.models import InclusionSample, Prepatient, ReferralCode, Screening
+from apps.registry.models import Prepatient
+from apps.registry.selectors import (
+    inclusion_sample_pending_self,
+    prepatient_referred,
+    referral_is_active,
+    referral_latest,
+    screening_latest,
+)
 from apps.registry.services import (
     deciding_sample,
     inclusion_decide,
-    inclusion_params,
     prepatient_set_identity,
     referral_issue,
 )
 from apps.site import journey, selectors, services
+from apps.site.errors import QuestionnaireIncomplete
 from apps.site.forms_journey import (
     BodyForm,
     ConsentForm,
@@ -53,8 +61,7 @@ from apps.site.forms_journey import (
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.models import QuestionnaireDraft
 from prevention_engine.dates import age_on
-from prevention_engine.findrisc import earns_referral
-from prevention_engine.inclusion import InclusionReason, recruitment_phase
+from prevention_engine.inclusion import InclusionReason
 
 # The plaintext of a just-issued referral code, kept for one display only.
 REFERRAL_SESSION_KEY = "journey_referral_code"
@@ -63,30 +70,7 @@ REFERRAL_SESSION_KEY = "journey_referral_code"
 VERIFIED_PERSONNUMMER_SESSION_KEY = "eid_personnummer"
 
 
-# --- Where a person is ------------------------------------------------------------
-
-
-def latest_screening(prepatient: Prepatient) -> Screening | None:
-    return selectors.screening_latest(prepatient=prepatient)
-
-
-def is_referred(prepatient: Prepatient, screening: Screening | None = None) -> bool:
-    screening = screening if screening is not None else latest_screening(prepatient)
-    return (screening is not None
-            and earns_referral(screening.score, prepatient.programme.findrisc_referral_threshold))
-
-
-def may_answer_questionnaire(prepatient: Prepatient) -> bool:
-    """Before the first answers, and again after a score below the threshold
-    (things change: "come back if they do")."""
-    if not (prepatient.consent_valid and prepatient.birth_date and prepatient.sex):
-        return False
-    if prepatient.is_enrolled:
-        return False
-    screening = latest_screening(prepatient)
-    if screening is None:
-        return True
-    return not is_referred(prepatient, screening) and deciding_sample(prepatient) is None
+# --- What a page says about where a person is -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -111,22 +95,6 @@ def risk_band(score: int) -> RiskBand:
 
 def postcode_display(postcode: str) -> str:
     return f"{postcode[:3]} {postcode[3:]}" if len(postcode) == 5 else postcode
-
-
-def recruitment(prepatient: Prepatient) -> dict[str, Any]:
-    """The programme's phase today and its dates, for plain notices."""
-    programme = prepatient.programme
-    params = inclusion_params(programme)
-    today = clock.today()
-    return {
-        "phase": recruitment_phase(params, today),
-        "opens_on": programme.start_date,
-        "priority_until": programme.priority_end,
-        "closes_on": programme.recruitment_end,
-        "age_min": programme.priority_age_min,
-        "age_max": programme.priority_age_max,
-        "bmi_above": programme.priority_bmi_above,
-    }
 
 
 # --- The base page ------------------------------------------------------------------
@@ -191,10 +159,10 @@ class ConsentView(SubmitOnceMixin, JourneyView):
             return self.render_page(form=form)
         wants_research = bool(form.cleaned_data["research"])
         try:
-            services.consents_give(prepatient=self.prepatient,
-                                   data_sharing_text=form.cleaned_data["data_text"],
-                                   research_text=form.cleaned_data["research_text"],
-                                   research=wants_research)
+            prepatient = services.consents_give(prepatient=self.prepatient,
+                                                data_sharing_text=form.cleaned_data["data_text"],
+                                                research_text=form.cleaned_data["research_text"],
+                                                research=wants_research)
         except ConsentConflict as error:
             if error.code == "consent_text_outdated":
                 # A new version was published while the person read: show it, ask again.
@@ -202,13 +170,12 @@ class ConsentView(SubmitOnceMixin, JourneyView):
                                         text_updated=True)
             form.add_error(None, error.message)
             return self.render_page(form=form)
-        self.prepatient.refresh_from_db()
         if wants_research:
             messages.success(request, _("Thank you. Your consent and your research donation "
                                         "are saved."))
         else:
             messages.success(request, _("Thank you. Your consent is saved."))
-        return redirect(journey.next_step(self.prepatient))
+        return redirect(journey.next_step(prepatient))
 
 
 # --- 2. Personnummer ------------------------------------------------------------------
@@ -293,7 +260,8 @@ class IdentityDoneView(JourneyView):
     def allowed(self) -> bool:
         prepatient = self.prepatient
         return (prepatient.consent_valid and prepatient.birth_date is not None
-                and not prepatient.is_enrolled and latest_screening(prepatient) is None)
+                and not prepatient.is_enrolled
+                and screening_latest(prepatient=prepatient) is None)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -302,7 +270,7 @@ class IdentityDoneView(JourneyView):
         context.update(
             postcode=postcode_display(prepatient.postcode),
             age=age_on(prepatient.birth_date, clock.today()),
-            recruitment=recruitment(prepatient),
+            recruitment=selectors.recruitment(prepatient),
         )
         return context
 
@@ -351,7 +319,7 @@ class QuestionnaireStartView(JourneyView):
     """Resumes at the first part without answers."""
 
     def allowed(self) -> bool:
-        return may_answer_questionnaire(self.prepatient)
+        return selectors.may_answer_questionnaire(self.prepatient)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         draft = draft_of(self.prepatient)
@@ -363,7 +331,7 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
     template_name = "site/journey/questionnaire_part.html"
 
     def allowed(self) -> bool:
-        return may_answer_questionnaire(self.prepatient)
+        return selectors.may_answer_questionnaire(self.prepatient)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         number = kwargs["part"]
@@ -443,7 +411,7 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
     def submit(self) -> HttpResponse:
         try:
             result = services.questionnaire_submit(prepatient=self.prepatient)
-        except services.QuestionnaireIncomplete:
+        except QuestionnaireIncomplete:
             return redirect("site:questionnaire")
         except InvalidTransition:
             return redirect(journey.next_step(self.prepatient))
@@ -453,7 +421,7 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
                         for name, message in error.fields.items()]
             return self.render_summary(self.answers, problems=problems or [error.message])
         if result.referral_code:
-            referral = latest_referral(self.prepatient)
+            referral = result.referral
             self.request.session[REFERRAL_SESSION_KEY] = {
                 "prepatient": self.prepatient.pk, "referral": referral.pk if referral else None,
                 "code": result.referral_code,
@@ -465,38 +433,30 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
 # --- 4. The blood test -----------------------------------------------------------------
 
 
-def latest_referral(prepatient: Prepatient) -> ReferralCode | None:
-    return selectors.referral_latest(prepatient=prepatient)
-
-
-def referral_is_active(referral: ReferralCode | None) -> bool:
-    return (referral is not None and referral.used_at is None
-            and referral.expires_at > clock.now())
-
-
 class ReferralView(SubmitOnceMixin, JourneyView):
     template_name = "site/journey/referral.html"
 
     def allowed(self) -> bool:
         prepatient = self.prepatient
         return (prepatient.consent_valid and not prepatient.is_enrolled
-                and is_referred(prepatient) and deciding_sample(prepatient) is None)
+                and prepatient_referred(prepatient=prepatient)
+                and deciding_sample(prepatient) is None)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        referral = latest_referral(self.prepatient)
+        referral = referral_latest(prepatient=self.prepatient)
         kept = request.session.pop(REFERRAL_SESSION_KEY, None)
         code = None
         if (isinstance(kept, dict) and kept.get("prepatient") == self.prepatient.pk
                 and referral is not None and kept.get("referral") == referral.pk
                 and referral_is_active(referral)):
             code = kept.get("code")
-        screening = latest_screening(self.prepatient)
+        screening = screening_latest(prepatient=self.prepatient)
         return self.render_page(
             code=code, referral=referral,
             active=referral_is_active(referral), screening=screening,
             band=risk_band(screening.score) if screening else None,
-            labs=selectors.labs_authorized(),
-            self_reported=_pending_self_report(self.prepatient),
+            labs=labs_authorized(),
+            self_reported=inclusion_sample_pending_self(prepatient=self.prepatient),
         )
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -506,10 +466,6 @@ class ReferralView(SubmitOnceMixin, JourneyView):
         }
         messages.success(request, _("Here is your new code. The old code no longer works."))
         return redirect("site:referral")
-
-
-def _pending_self_report(prepatient: Prepatient) -> InclusionSample | None:
-    return selectors.inclusion_sample_pending_self(prepatient=prepatient)
 
 
 # --- 5. The result ---------------------------------------------------------------------
@@ -536,15 +492,15 @@ class ResultView(JourneyView):
     def allowed(self) -> bool:
         prepatient = self.prepatient
         return (prepatient.consent_valid and not prepatient.is_enrolled
-                and latest_screening(prepatient) is not None)
+                and screening_latest(prepatient=prepatient) is not None)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         prepatient = self.prepatient
-        screening = latest_screening(prepatient)
+        screening = screening_latest(prepatient=prepatient)
         assert screening is not None
         sample = deciding_sample(prepatient)
-        referred = is_referred(prepatient, screening)
+        referred = prepatient_referred(prepatient=prepatient, screening=screening)
         if sample is not None:
             state = "decided"
         elif referred:
@@ -552,7 +508,7 @@ class ResultView(JourneyView):
         else:
             state = "low"
         decision = inclusion_decide(prepatient=prepatient) if sample is not None else None
-        referral = latest_referral(prepatient)
+        referral = referral_latest(prepatient=prepatient)
         context.update(
             state=state, screening=screening, band=risk_band(screening.score),
             threshold=prepatient.programme.findrisc_referral_threshold,
@@ -561,8 +517,8 @@ class ResultView(JourneyView):
             reason=decision.reason.value if decision else None,
             seek_care_hba1c=prepatient.programme.seek_care_hba1c,
             referral=referral, referral_active=referral_is_active(referral),
-            self_reported=_pending_self_report(prepatient),
-            can_answer_again=state == "low" and may_answer_questionnaire(prepatient),
+            self_reported=inclusion_sample_pending_self(prepatient=prepatient),
+            can_answer_again=state == "low" and selectors.may_answer_questionnaire(prepatient),
         )
         return context
 

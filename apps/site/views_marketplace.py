@@ -23,12 +23,24 @@ from django.views.generic import FormView, TemplateView
 from apps.core import clock
 from apps.core.errors import DomainError
 from apps.providers.models import Provider
+from apps.providers.selectors import languages_offered, provider_get
 from apps.providers.validators import ACCESSIBILITY_CHOICES, NATIONAL
-from apps.registry import ratings
 from apps.registry.errors import InclusionRefused
-from apps.registry.models import Prepatient, PrepatientState
-from apps.registry.services import inclusion_decide, listing_switch, prepatient_enroll
-from apps.site import journey, selectors
+from apps.registry.models import Prepatient
+from apps.registry.selectors import (
+    RATING_AFTER_MONTHS,
+    RATINGS_SHOWN_FROM,
+    RatingSummary,
+    may_rate,
+    prepatient_existing,
+    rating_given,
+    rating_opens_on,
+    rating_summary,
+    recent_comments,
+    summary_of,
+)
+from apps.registry.services import rating_give
+from apps.site import journey, selectors, services
 from apps.site.forms_marketplace import (
     Language,
     ProviderFilterForm,
@@ -37,12 +49,8 @@ from apps.site.forms_marketplace import (
     languages,
 )
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
-from prevention_engine.dates import (
-    end_date,
-    switch_allowed,
-    switch_window_end,
-    switch_window_open,
-)
+from apps.site.selectors import Choice
+from prevention_engine.dates import end_date, switch_window_end, switch_window_open
 
 PAGE_SIZE = 24
 _ACCESSIBILITY = dict(ACCESSIBILITY_CHOICES)
@@ -83,10 +91,10 @@ class ProviderProfile:
     reads_aloud: bool
     regions: list[str | Promise]
     national: bool
-    rating: ratings.RatingSummary
+    rating: RatingSummary
 
     @classmethod
-    def of(cls, provider: Provider, rating: ratings.RatingSummary) -> ProviderProfile:
+    def of(cls, provider: Provider, rating: RatingSummary) -> ProviderProfile:
         page_language = translation.get_language() or "sv"
         if page_language == "en" and provider.offer_en:
             offer, offer_lang = provider.offer_en, "en"
@@ -120,7 +128,7 @@ class MarketplaceView(TemplateView):
         context = super().get_context_data(**kwargs)
         programme = journey.current_programme()
         form = ProviderFilterForm(self.request.GET or None,
-                                  language_codes=selectors.languages_offered())
+                                  language_codes=languages_offered())
         filters = form.filters()
         queryset = selectors.marketplace_providers(filters=filters,
                                                    by_rating=form.sort_order() == Sort.RATING)
@@ -129,11 +137,11 @@ class MarketplaceView(TemplateView):
         query.pop("page", None)
         context.update(
             form=form, filters_active=bool(filters), page=page,
-            cards=[ProviderProfile.of(provider, ratings.summary_of(provider))
+            cards=[ProviderProfile.of(provider, summary_of(provider))
                    for provider in page.object_list],
             count=page.paginator.count, query=query.urlencode(),
-            ratings_shown_from=ratings.RATINGS_SHOWN_FROM,
-            rating_after_months=ratings.RATING_AFTER_MONTHS,
+            ratings_shown_from=RATINGS_SHOWN_FROM,
+            rating_after_months=RATING_AFTER_MONTHS,
             switch_months=programme.switch_months if programme else None,
         )
         return context
@@ -142,80 +150,27 @@ class MarketplaceView(TemplateView):
 # --- Who may choose, and what the page says to them ------------------------------------------
 
 
-@dataclass(frozen=True)
-class Choice:
-    """What a signed-in person can do with a provider, and what to tell them."""
-
-    kind: str  # see the constants below
-    window_end: date | None = None  # the last day of free switching (for a first choice:
-    #                                 if the person enrolls today)
-    window_open: bool = False
-    lost_authorization: bool = False  # the person's provider is no longer authorized
-    message: Any = ""
-    continue_url: str = ""
-
-    ANONYMOUS = "anonymous"
-    STAFF = "staff"
-    NOT_READY = "not_ready"  # still on the way in, or not included
-    MAY_CHOOSE = "may_choose"  # a first choice
-    CURRENT = "current"  # the person's own provider
-    MAY_SWITCH = "may_switch"
-    WINDOW_CLOSED = "window_closed"
-    NOT_ACTIVE = "not_active"  # excluded, dropped out, completed
-    NOT_AUTHORIZED = "not_authorized"
-
-    @property
-    def can_submit(self) -> bool:
-        return self.kind in (self.MAY_CHOOSE, self.MAY_SWITCH)
-
-
 def existing_prepatient(request: HttpRequest) -> Prepatient | None:
     """The signed-in person's record, if there is one (never made here)."""
     user = request.user
     programme = journey.current_programme()
     if not user.is_authenticated or user.is_staff or programme is None:
         return None
-    return selectors.prepatient_existing(programme=programme, user=user)
+    return prepatient_existing(programme=programme, user=user)
 
 
 def choice_for(request: HttpRequest, prepatient: Prepatient | None,
                provider: Provider) -> Choice:
+    """What the visitor can do with the provider (``selectors.provider_choice`` for a
+    signed-in person), with the link to where a person not ready yet continues."""
     if not request.user.is_authenticated:
         return Choice(Choice.ANONYMOUS)
     if request.user.is_staff:
         return Choice(Choice.STAFF)
-    if prepatient is None:
-        return Choice(Choice.NOT_READY, continue_url=step_url(None))
-    programme = prepatient.programme
-    today = clock.today()
-    if not prepatient.is_enrolled:
-        decision = inclusion_decide(prepatient=prepatient)
-        if not decision.included:
-            return Choice(Choice.NOT_READY, message=decision.message,
-                          continue_url=step_url(prepatient))
-        if not provider.is_authorized:
-            return Choice(Choice.NOT_AUTHORIZED)
-        return Choice(Choice.MAY_CHOOSE, window_open=True,
-                      window_end=switch_window_end(today, programme.switch_months))
-    assert prepatient.enrolled_on is not None
-    window_end = switch_window_end(prepatient.enrolled_on, programme.switch_months)
-    current = prepatient.current_provider
-    lost = current is not None and not current.is_authorized
-    facts = Choice("", window_end=window_end, lost_authorization=lost,
-                   window_open=switch_window_open(enrolled_on=prepatient.enrolled_on,
-                                                  switch_months=programme.switch_months,
-                                                  today=today))
-    if current is not None and current.pk == provider.pk:
-        return replace(facts, kind=Choice.CURRENT)
-    if prepatient.state != PrepatientState.ACTIVE:
-        return replace(facts, kind=Choice.NOT_ACTIVE)
-    if not provider.is_authorized:
-        return replace(facts, kind=Choice.NOT_AUTHORIZED)
-    if switch_allowed(enrolled_on=prepatient.enrolled_on,
-                      switch_months=programme.switch_months, today=today,
-                      provider_lost_authorization=lost):
-        return replace(facts, kind=Choice.MAY_SWITCH)
-    return replace(facts, kind=Choice.WINDOW_CLOSED)
+    choice = selectors.provider_choice(prepatient=prepatient, provider=provider)
+    if choice.kind == Choice.NOT_READY:
+        return replace(choice, continue_url=step_url(prepatient))
+    return choice
 
 
 def visible_provider(request: HttpRequest, pk: int,
@@ -236,16 +191,16 @@ class ProviderView(TemplateView):
         context = super().get_context_data(**kwargs)
         prepatient = existing_prepatient(self.request)
         provider = visible_provider(self.request, self.kwargs["pk"], prepatient)
-        summary = ratings.rating_summary(provider)
+        summary = rating_summary(provider)
         context.update(
             profile=ProviderProfile.of(provider, summary), provider=provider,
             programme=journey.current_programme(),
             choice=choice_for(self.request, prepatient, provider),
-            comments=ratings.recent_comments(provider) if summary.shown else [],
-            ratings_shown_from=ratings.RATINGS_SHOWN_FROM,
-            rating_after_months=ratings.RATING_AFTER_MONTHS,
-            may_rate=prepatient is not None and ratings.may_rate(prepatient, provider),
-            my_rating=(selectors.rating_given(prepatient=prepatient, provider=provider)
+            comments=recent_comments(provider) if summary.shown else [],
+            ratings_shown_from=RATINGS_SHOWN_FROM,
+            rating_after_months=RATING_AFTER_MONTHS,
+            may_rate=prepatient is not None and may_rate(prepatient, provider),
+            my_rating=(rating_given(prepatient=prepatient, provider=provider)
                        if prepatient is not None else None),
         )
         return context
@@ -269,22 +224,18 @@ class ChooseView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateView
         return context
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        provider = selectors.provider_get(pk=pk)
+        provider = provider_get(pk=pk)
         if provider is None:
             raise Http404("No such provider")
-        prepatient = self.prepatient
         try:
-            if prepatient.is_enrolled:
-                listing_switch(prepatient=prepatient, provider=provider, actor=request.user)
-            else:
-                prepatient_enroll(prepatient=prepatient, provider=provider, actor=request.user)
+            prepatient = services.provider_choose(prepatient=self.prepatient, provider=provider,
+                                                  actor=request.user)
         except InclusionRefused as refused:
             return self.render_to_response(self.get_context_data(
                 provider=provider, error=refused.message, refused=True))
         except DomainError as error:
             return self.render_to_response(self.get_context_data(
                 provider=provider, error=error.message))
-        prepatient.refresh_from_db()
         assert prepatient.enrolled_on is not None
         switch_months = prepatient.programme.switch_months
         window_end = switch_window_end(prepatient.enrolled_on, switch_months)
@@ -312,26 +263,25 @@ class RateView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
         return self._provider
 
     def get_initial(self) -> dict[str, Any]:
-        rating = selectors.rating_given(prepatient=self.prepatient, provider=self.provider)
+        rating = rating_given(prepatient=self.prepatient, provider=self.provider)
         return {"stars": rating.stars, "comment": rating.comment} if rating else {}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        opens = ratings.rating_opens_on(self.prepatient, self.provider)
+        opens = rating_opens_on(self.prepatient, self.provider)
         context.update(
             provider=self.provider,
-            may_rate=ratings.may_rate(self.prepatient, self.provider),
-            opens_on=opens, rating_after_months=ratings.RATING_AFTER_MONTHS,
+            may_rate=may_rate(self.prepatient, self.provider),
+            opens_on=opens, rating_after_months=RATING_AFTER_MONTHS,
             consent_valid=self.prepatient.consent_valid,
-            my_rating=selectors.rating_given(prepatient=self.prepatient, provider=self.provider),
+            my_rating=rating_given(prepatient=self.prepatient, provider=self.provider),
         )
         return context
 
     def form_valid(self, form: RatingForm) -> HttpResponse:
         try:
-            ratings.rating_give(prepatient=self.prepatient, provider=self.provider,
-                                stars=form.cleaned_data["stars"],
-                                comment=form.cleaned_data["comment"])
+            rating_give(prepatient=self.prepatient, provider=self.provider,
+                        stars=form.cleaned_data["stars"], comment=form.cleaned_data["comment"])
         except DomainError as error:
             for field, message in error.fields.items():
                 form.add_error(field if field in form.fields else None, message)

@@ -21,9 +21,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
-from apps.consent.errors import ConsentConflict
 from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind
-from apps.consent.services import consent_grant, consent_text_current, consent_withdraw
+from apps.consent.services import consent_withdraw
 from apps.core import clock
 from apps.core.errors import DomainError
 from apps.measurements.models import ReporterKind
@@ -35,11 +34,12 @@ from apps.registry.models import (
     PrepatientState,
     SampleSource,
 )
-from apps.site import selectors
+from apps.registry.selectors import prepatient_detail, switch_possible
+from apps.site import selectors, services
 from apps.site.forms_marketplace import ResearchConsentForm, WithdrawConsentForm
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.views_marketplace import NeverCacheMixin, long_date, step_url
-from prevention_engine.dates import switch_allowed, switch_window_end
+from prevention_engine.dates import switch_window_end
 
 
 def _source(kind: str) -> str:
@@ -148,9 +148,7 @@ class MyPageView(NeverCacheMixin, PrepatientMixin, TemplateView):
             state_label=label, state_sentence=sentence, active=active,
             listed_since=page.listed_since,
             provider_lost_authorization=lost, window_end=window_end,
-            switch_open=active and switch_allowed(
-                enrolled_on=prepatient.enrolled_on, switch_months=programme.switch_months,
-                today=today, provider_lost_authorization=lost),
+            switch_open=switch_possible(prepatient=prepatient, today=today),
             hba1c_rows=rows, chart=chart_data(rows, programme.outcome_below) if rows else None,
             target=programme.outcome_below,
             ratings=list(page.ratings),
@@ -210,12 +208,8 @@ class ConsentsView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateVi
                 error=_("Something went wrong. Please try again.")))
         try:
             if form.cleaned_data["action"] == ResearchConsentForm.GIVE:
-                text = consent_text_current(programme=prepatient.programme,
-                                            kind=ConsentKind.RESEARCH)
-                if text is None or text.version != form.cleaned_data["version"]:
-                    raise ConsentConflict(_("The text has been updated. Please read the new "
-                                            "version."))
-                consent_grant(prepatient=prepatient, text=text)
+                services.research_donation_give(prepatient=prepatient,
+                                                version=form.cleaned_data["version"])
                 messages.success(request, _("Thank you. You now donate your data to research."))
             else:
                 consent_withdraw(prepatient=prepatient, kind=ConsentKind.RESEARCH,
@@ -226,17 +220,6 @@ class ConsentsView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, TemplateVi
         return redirect("site:consents")
 
 
-def _may_switch(prepatient: Prepatient) -> bool:
-    """An active person who could switch provider today instead of leaving."""
-    if prepatient.state != PrepatientState.ACTIVE or prepatient.enrolled_on is None:
-        return False
-    current = prepatient.current_provider
-    return switch_allowed(
-        enrolled_on=prepatient.enrolled_on, switch_months=prepatient.programme.switch_months,
-        today=clock.today(), provider_lost_authorization=current is not None
-        and not current.is_authorized)
-
-
 class WithdrawView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
     """Withdrawing data-sharing consent, with what it means said plainly first."""
 
@@ -245,8 +228,9 @@ class WithdrawView(SubmitOnceMixin, NeverCacheMixin, PrepatientMixin, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        prepatient = selectors.prepatient_detail(prepatient=self.prepatient)
-        context.update(enrolled=prepatient.is_enrolled, may_switch=_may_switch(prepatient),
+        prepatient = prepatient_detail(prepatient=self.prepatient)
+        context.update(enrolled=prepatient.is_enrolled,
+                       may_switch=switch_possible(prepatient=prepatient),
                        active=prepatient.state == PrepatientState.ACTIVE,
                        research=prepatient.research_consent,
                        has_consent=prepatient.consent_valid)

@@ -12,6 +12,12 @@ from apps.consent.gate import (
     research_donors,
 )
 from apps.consent.models import ConsentEvent, ConsentKind
+from apps.consent.selectors import (
+    consent_events,
+    consent_text_current,
+    consent_text_shown,
+    consent_withdrawn_on,
+)
 from apps.consent.services import consent_grant, consent_text_publish, consent_withdraw
 from apps.core import clock
 from apps.registry.errors import InvalidTransition
@@ -113,3 +119,35 @@ def test_withdrawing_twice_is_refused(listed) -> None:
     consent_withdraw(prepatient=prepatient, kind=ConsentKind.DATA_SHARING)
     with pytest.raises(ConsentConflict):
         consent_withdraw(prepatient=prepatient, kind=ConsentKind.DATA_SHARING)
+
+
+# --- The readers ----------------------------------------------------------------------------
+
+
+def test_the_current_text_is_the_newest_version_and_a_shown_text_must_match_kind_and_programme(
+        make_candidate, programme, consent_texts) -> None:
+    prepatient = make_candidate(consent=False)
+    data_sharing = consent_texts[ConsentKind.DATA_SHARING]
+    assert consent_text_current(programme=programme, kind=ConsentKind.DATA_SHARING) \
+        == data_sharing
+    newer = consent_text_publish(programme=programme, kind=ConsentKind.DATA_SHARING,
+                                 title_sv="Samtycke 2", title_en="Consent 2",
+                                 body_sv="Ny text", body_en="New text")
+    assert consent_text_current(programme=programme, kind=ConsentKind.DATA_SHARING) == newer
+    assert consent_text_shown(prepatient=prepatient, kind=ConsentKind.DATA_SHARING,
+                              pk=data_sharing.pk) == data_sharing
+    assert consent_text_shown(prepatient=prepatient, kind=ConsentKind.RESEARCH,
+                              pk=data_sharing.pk) is None
+    assert consent_text_shown(prepatient=prepatient, kind=ConsentKind.DATA_SHARING,
+                              pk=None) is None
+
+
+def test_the_history_and_the_day_of_a_withdrawal(listed) -> None:
+    prepatient, _provider = listed
+    assert consent_withdrawn_on(prepatient=prepatient) is None
+    with clock.travel_to(date(2026, 9, 1)):
+        consent_withdraw(prepatient=prepatient, kind=ConsentKind.DATA_SHARING)
+    prepatient.refresh_from_db()
+    assert consent_withdrawn_on(prepatient=prepatient) == date(2026, 9, 1)
+    assert [event.action for event in consent_events(prepatient=prepatient)] == [
+        "grant", "withdraw"]

@@ -11,7 +11,11 @@ from django.db import IntegrityError, transaction
 
 from apps.core.errors import InvalidInput
 from apps.providers.models import LAB_SCOPES, PROVIDER_SCOPES, ApiCredential
-from apps.providers.services import api_credential_issue
+from apps.providers.services import (
+    api_credential_issue,
+    api_credential_revoke,
+    api_credentials_revoke,
+)
 from tests.providers.factories import LabFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +71,17 @@ def test_a_key_is_stored_hashed_and_shown_once() -> None:
     assert credential.prefix == prefix
     assert secret not in credential.secret_hash and len(credential.secret_hash) == 64
     assert credential.matches(secret) and not credential.matches(secret + "x")
+
+
+# --- Revoking ------------------------------------------------------------------------
+
+
+def test_revoking_a_selection_counts_only_the_keys_still_active() -> None:
+    provider = ProviderFactory()
+    active, _key = api_credential_issue(provider=provider, label="active")
+    revoked, _key = api_credential_issue(provider=provider, label="revoked")
+    api_credential_revoke(credential=revoked)
+    selection = ApiCredential.objects.filter(pk__in=[active.pk, revoked.pk])
+    assert api_credentials_revoke(credentials=selection) == 1
+    active.refresh_from_db()
+    assert active.revoked_at is not None

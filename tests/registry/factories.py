@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from apps.consent.models import ConsentKind, ConsentText
-from apps.consent.services import consent_grant, consent_text_current, consent_text_publish
+from apps.consent.selectors import consent_text_current
+from apps.consent.services import consent_grant, consent_text_publish
 from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.luhn import luhn_check_digit

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from apps.core.errors import InvalidInput
 from apps.core.luhn import luhn_check_digit
-from apps.registry.identity import InvalidPersonnummer, parse_personnummer
+from apps.registry.errors import InvalidPersonnummer
+from apps.registry.identity import parse_personnummer
 
 TODAY = date(2026, 3, 1)
 REGISTER_CSV = Path(__file__).resolve().parents[2] / "data" / "population_register.csv"

@@ -8,6 +8,8 @@ from django.utils import translation
 
 from apps.core.errors import InvalidInput
 from apps.registry.imports import parse_postcode_csv
+from apps.registry.models import VulnerableAreaPostcode
+from apps.registry.services import vulnerable_postcodes_import
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -102,3 +104,28 @@ def test_the_demo_list_parses_and_covers_half_of_the_demo_register() -> None:
     assert 0.35 <= share <= 0.65
     # "plus a few more": some vulnerable postcodes have nobody in the demo register.
     assert vulnerable - set(postcodes)
+
+
+# --- The import service ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_import_adds_new_postcodes_and_keeps_listed_ones_as_they_are(programme) -> None:
+    VulnerableAreaPostcode.objects.create(programme=programme, postcode="16355",
+                                          area_name="Hjulsta")
+    result = vulnerable_postcodes_import(
+        programme=programme, text="postcode,area_name\n163 55,Renamed\n16356,Tensta\n")
+    assert (result.added, result.skipped) == (1, 1)
+    rows = dict(VulnerableAreaPostcode.objects.filter(programme=programme)
+                .values_list("postcode", "area_name"))
+    assert rows == {"16355": "Hjulsta", "16356": "Tensta"}
+
+
+@pytest.mark.django_db
+def test_a_file_with_a_bad_line_imports_nothing(programme) -> None:
+    before = VulnerableAreaPostcode.objects.count()
+    with pytest.raises(InvalidInput) as refused:
+        vulnerable_postcodes_import(
+            programme=programme, text="postcode,area_name\n16357,Husby\n12A45,Somewhere\n")
+    assert list(refused.value.fields) == ["line 3"]
+    assert VulnerableAreaPostcode.objects.count() == before

@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.logging import PERSONNUMMER_LIKE
 from apps.core.luhn import luhn_check_digit
-from apps.registry.identity import InvalidPersonnummer, Personnummer, parse_personnummer
+from apps.registry.errors import InvalidPersonnummer
+from apps.registry.identity import Personnummer, parse_personnummer
 from apps.registry.population import (
     FilePopulationRegister,
     PopulationRegister,

@@ -1,4 +1,5 @@
-"""Who may rate a provider, and how ratings are kept and summarised."""
+"""Who may rate a provider, and how ratings are kept and summarised: the readers in
+``apps.registry.selectors``, the writers in ``apps.registry.services``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from apps.consent.services import consent_withdraw
 from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.providers.models import Provider
-from apps.registry import ratings
+from apps.registry import selectors, services
+from apps.registry.errors import RatingNotAllowed
 from apps.registry.models import Prepatient, ProviderRating
 from apps.registry.services import lifecycle_drop_out, listing_switch, prepatient_enroll
 from tests.factories import UserFactory
@@ -41,19 +43,19 @@ def enrolled(make_candidate, first):
 
 
 def test_rating_opens_three_months_after_the_listing(enrolled, first) -> None:
-    assert ratings.RATING_AFTER_MONTHS == 3
-    assert ratings.rating_opens_on(enrolled, first, today=date(2026, 9, 1)) == date(2026, 11, 3)
-    assert not ratings.may_rate(enrolled, first, today=date(2026, 11, 2))
-    assert ratings.may_rate(enrolled, first, today=date(2026, 11, 3))
+    assert selectors.RATING_AFTER_MONTHS == 3
+    assert selectors.rating_opens_on(enrolled, first, today=date(2026, 9, 1)) == date(2026, 11, 3)
+    assert not selectors.may_rate(enrolled, first, today=date(2026, 11, 2))
+    assert selectors.may_rate(enrolled, first, today=date(2026, 11, 3))
 
 
 def test_a_short_stay_with_a_provider_never_opens_rating(enrolled, first, second) -> None:
     with clock.travel_to(date(2026, 10, 1)):
         listing_switch(prepatient=enrolled, provider=second)
-    assert ratings.rating_opens_on(enrolled, first, today=date(2027, 6, 1)) is None
-    assert not ratings.may_rate(enrolled, first, today=date(2027, 6, 1))
-    assert ratings.rating_opens_on(enrolled, second, today=date(2027, 6, 1)) == date(2027, 1, 1)
-    assert ratings.rateable_providers(enrolled, today=date(2027, 6, 1)) == [
+    assert selectors.rating_opens_on(enrolled, first, today=date(2027, 6, 1)) is None
+    assert not selectors.may_rate(enrolled, first, today=date(2027, 6, 1))
+    assert selectors.rating_opens_on(enrolled, second, today=date(2027, 6, 1)) == date(2027, 1, 1)
+    assert selectors.rateable_providers(enrolled, today=date(2027, 6, 1)) == [
         (second.pk, date(2027, 1, 1))]
 
 
@@ -61,9 +63,9 @@ def test_a_former_provider_may_be_rated_after_a_long_enough_stay(enrolled, first
                                                                  second) -> None:
     with clock.travel_to(date(2026, 12, 1)):
         listing_switch(prepatient=enrolled, provider=second)
-    assert ratings.may_rate(enrolled, first, today=date(2026, 12, 2))
-    assert not ratings.may_rate(enrolled, second, today=date(2026, 12, 2))
-    assert ratings.rateable_providers(enrolled, today=date(2026, 12, 2)) == [
+    assert selectors.may_rate(enrolled, first, today=date(2026, 12, 2))
+    assert not selectors.may_rate(enrolled, second, today=date(2026, 12, 2))
+    assert selectors.rateable_providers(enrolled, today=date(2026, 12, 2)) == [
         (first.pk, date(2026, 11, 3)), (second.pk, date(2027, 3, 1))]
 
 
@@ -71,38 +73,38 @@ def test_leaving_the_programme_stops_the_clock(enrolled, first) -> None:
     with clock.travel_to(date(2026, 10, 1)):
         lifecycle_drop_out(prepatient=enrolled)
     enrolled.refresh_from_db()
-    assert ratings.rating_opens_on(enrolled, first, today=date(2027, 1, 1)) is None
-    assert ratings.rateable_providers(enrolled, today=date(2027, 1, 1)) == []
+    assert selectors.rating_opens_on(enrolled, first, today=date(2027, 1, 1)) is None
+    assert selectors.rateable_providers(enrolled, today=date(2027, 1, 1)) == []
 
 
 def test_someone_who_left_after_three_months_may_still_rate(enrolled, first) -> None:
     with clock.travel_to(date(2026, 12, 1)):
         lifecycle_drop_out(prepatient=enrolled)
     enrolled.refresh_from_db()
-    assert ratings.may_rate(enrolled, first, today=date(2027, 1, 1))
+    assert selectors.may_rate(enrolled, first, today=date(2027, 1, 1))
 
 
 def test_without_valid_consent_no_rating(enrolled, first) -> None:
     with clock.travel_to(date(2026, 12, 1)):
         consent_withdraw(prepatient=enrolled, kind=ConsentKind.DATA_SHARING)
         enrolled.refresh_from_db()
-        assert not ratings.may_rate(enrolled, first)
-        with pytest.raises(ratings.RatingNotAllowed):
-            ratings.rating_give(prepatient=enrolled, provider=first, stars=5)
+        assert not selectors.may_rate(enrolled, first)
+        with pytest.raises(RatingNotAllowed):
+            services.rating_give(prepatient=enrolled, provider=first, stars=5)
 
 
 def test_a_candidate_never_rates(make_candidate, first) -> None:
     candidate = make_candidate()
-    assert ratings.rating_opens_on(candidate, first) is None
-    assert ratings.rateable_providers(candidate) == []
+    assert selectors.rating_opens_on(candidate, first) is None
+    assert selectors.rateable_providers(candidate) == []
 
 
 def test_giving_again_changes_the_one_rating(enrolled, first) -> None:
     with clock.travel_to(date(2026, 12, 1)):
-        created = ratings.rating_give(prepatient=enrolled, provider=first, stars=3,
+        created = services.rating_give(prepatient=enrolled, provider=first, stars=3,
                                       comment="  Okej  ")
     with clock.travel_to(date(2027, 2, 1)):
-        changed = ratings.rating_give(prepatient=enrolled, provider=first, stars="5")
+        changed = services.rating_give(prepatient=enrolled, provider=first, stars="5")
     assert changed.pk == created.pk
     rating = ProviderRating.objects.get()
     assert (rating.stars, rating.comment) == (5, "")
@@ -118,7 +120,7 @@ def test_giving_again_changes_the_one_rating(enrolled, first) -> None:
 ])
 def test_invalid_ratings_name_the_field(enrolled, first, stars, comment, field) -> None:
     with clock.travel_to(date(2026, 12, 1)), pytest.raises(InvalidInput) as refused:
-        ratings.rating_give(prepatient=enrolled, provider=first, stars=stars, comment=comment)
+        services.rating_give(prepatient=enrolled, provider=first, stars=stars, comment=comment)
     assert set(refused.value.fields) == {field}
     assert not ProviderRating.objects.exists()
 
@@ -143,10 +145,10 @@ def _rate(provider: Provider, values: list[int], programme) -> None:
 
 def test_summaries_show_from_five_ratings(first, programme) -> None:
     _rate(first, [5, 4, 4, 5], programme)
-    summary = ratings.rating_summary(first)
+    summary = selectors.rating_summary(first)
     assert (summary.count, summary.average, summary.shown) == (4, None, False)
     _rate(first, [3], programme)
-    summary = ratings.rating_summary(first)
+    summary = selectors.rating_summary(first)
     assert (summary.count, summary.average, summary.shown) == (5, Decimal("4.2"), True)
     assert summary.distribution == [(5, 2), (4, 2), (3, 1), (2, 0), (1, 0)]
 
@@ -156,7 +158,7 @@ def test_the_list_summary_is_aggregated_in_sql(first, second, programme,
     _rate(first, [5, 5, 4, 4, 4, 4], programme)  # 4.33… → 4.3
     _rate(second, [1, 2], programme)
     with django_assert_num_queries(1):
-        rows = {p.pk: ratings.summary_of(p) for p in ratings.with_rating_summary(
+        rows = {p.pk: selectors.summary_of(p) for p in selectors.with_rating_summary(
             Provider.objects.filter(pk__in=[first.pk, second.pk]))}
     assert (rows[first.pk].count, rows[first.pk].average) == (6, Decimal("4.3"))
     assert (rows[second.pk].count, rows[second.pk].average) == (2, None)
@@ -164,7 +166,7 @@ def test_the_list_summary_is_aggregated_in_sql(first, second, programme,
 
 def test_averages_round_half_up(first, programme) -> None:
     _rate(first, [5, 5, 5, 4, 4, 4, 4, 4], programme)  # 4.375 → 4.4
-    assert ratings.rating_summary(first).average == Decimal("4.4")
+    assert selectors.rating_summary(first).average == Decimal("4.4")
 
 
 # --- Moderation ---------------------------------------------------------------------
@@ -172,7 +174,7 @@ def test_averages_round_half_up(first, programme) -> None:
 
 def _commented(enrolled, first) -> ProviderRating:
     with clock.travel_to(date(2026, 11, 10)):
-        return ratings.rating_give(prepatient=enrolled, provider=first, stars=2,
+        return services.rating_give(prepatient=enrolled, provider=first, stars=2,
                                    comment="Rude words about a coach by name")
 
 
@@ -181,27 +183,27 @@ def test_a_caseworker_hides_a_comment_with_a_reason_and_the_stars_still_count(
     rating = _commented(enrolled, first)
     caseworker = UserFactory(is_staff=True)
     with pytest.raises(InvalidInput) as missing:
-        ratings.rating_hide_comment(rating=rating, reason="  ", caseworker=caseworker)
+        services.rating_hide_comment(rating=rating, reason="  ", caseworker=caseworker)
     assert "reason" in missing.value.fields
-    ratings.rating_hide_comment(rating=rating, reason="Names a member of staff.",
+    services.rating_hide_comment(rating=rating, reason="Names a member of staff.",
                                 caseworker=caseworker)
     rating.refresh_from_db()
     assert rating.comment_hidden_reason == "Names a member of staff."
     assert rating.comment_hidden_by == caseworker
-    assert ratings.recent_comments(first) == []
+    assert selectors.recent_comments(first) == []
     assert ProviderRating.objects.filter(provider=first, stars=2).count() == 1
 
 
 def test_a_new_text_from_the_person_is_shown_until_hidden_again(enrolled, first) -> None:
     rating = _commented(enrolled, first)
-    ratings.rating_hide_comment(rating=rating, reason="Names a member of staff.",
+    services.rating_hide_comment(rating=rating, reason="Names a member of staff.",
                                 caseworker=UserFactory(is_staff=True))
     with clock.travel_to(date(2026, 11, 20)):
-        ratings.rating_give(prepatient=enrolled, provider=first, stars=3,
+        services.rating_give(prepatient=enrolled, provider=first, stars=3,
                             comment="Better now, good walking group")
     rating.refresh_from_db()
     assert rating.comment_hidden_at is None and rating.comment_hidden_reason == ""
-    assert [item.comment for item in ratings.recent_comments(first)] == [
+    assert [item.comment for item in selectors.recent_comments(first)] == [
         "Better now, good walking group"]
 
 

@@ -14,7 +14,7 @@ from apps.consent.services import consent_grant, consent_withdraw
 from apps.core import clock
 from apps.measurements.services import Reporter
 from apps.registry.services import listing_switch
-from apps.site import services
+from apps.site import selectors, services
 from apps.site.views_journey import QUESTION_PARTS
 from tests.site import test_marketplace as market
 from tests.site import test_mypage as mypage
@@ -71,3 +71,43 @@ def test_the_service_asks_for_every_question_of_the_forms() -> None:
     asked = {name for part in QUESTION_PARTS if part.form_class is not None
              for name in part.form_class.base_fields}
     assert asked == set(services.QUESTIONNAIRE_ANSWERS)
+
+
+# --- The services return what the views render -------------------------------------------
+
+
+def test_giving_consent_returns_the_record_as_saved(make_candidate, consent_texts) -> None:
+    prepatient = make_candidate(consent=False)
+    saved = services.consents_give(
+        prepatient=prepatient, data_sharing_text=consent_texts[ConsentKind.DATA_SHARING].pk,
+        research_text=consent_texts[ConsentKind.RESEARCH].pk, research=True)
+    assert saved.pk == prepatient.pk
+    assert saved.consent_valid and saved.research_consent
+    assert not prepatient.consent_valid  # the caller's copy is left as it was
+
+
+def test_choosing_returns_the_enrolled_record_and_switching_the_new_provider(
+        candidate, providers) -> None:
+    with clock.travel_to(market.TODAY):
+        enrolled = services.provider_choose(prepatient=candidate, provider=providers["remote"],
+                                            actor=None)
+    assert enrolled.enrolled_on == market.TODAY
+    assert enrolled.current_provider == providers["remote"]
+    with clock.travel_to(market.TODAY + timedelta(days=1)):
+        switched = services.provider_choose(prepatient=enrolled, provider=providers["both"],
+                                            actor=None)
+    assert switched.current_provider == providers["both"]
+
+
+def test_the_choice_of_a_person_before_the_way_in_is_not_ready(providers) -> None:
+    choice = selectors.provider_choice(prepatient=None, provider=providers["remote"])
+    assert choice.kind == selectors.Choice.NOT_READY and not choice.can_submit
+
+
+def test_an_included_person_may_choose_an_authorized_provider_only(candidate,
+                                                                   providers) -> None:
+    with clock.travel_to(market.TODAY):
+        may = selectors.provider_choice(prepatient=candidate, provider=providers["remote"])
+        pending = selectors.provider_choice(prepatient=candidate, provider=providers["pending"])
+    assert may.kind == selectors.Choice.MAY_CHOOSE and may.can_submit and may.window_open
+    assert pending.kind == selectors.Choice.NOT_AUTHORIZED
