@@ -1,14 +1,12 @@
 """Charts for the back-office: figures from ``selectors`` shaped for chart.js and tables.
 
-Each chart is a ``ChartSpec``: the page renders it with ``json_script`` (read
-by ``static/admin/charts.js``) and the same figures as an HTML table beside
-the canvas, so the chart is never the only way to read the numbers.
+Each chart is a ``ChartSpec`` (``apps.core.charts``): the page renders it with
+``json_script`` (read by ``static/admin/charts.js``) and the same figures as an
+HTML table beside the canvas, so the chart is never the only way to read the numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -19,9 +17,10 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
+from apps.core.charts import ChartSpec, dataset, number, percent
 from apps.measurements import selectors
-from apps.measurements.models import MeasurementType
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_menu, programmes_in_order
 from apps.registry.models import Prepatient
 
 CHARTS_PERMISSION = "measurements.view_measurement"
@@ -32,45 +31,6 @@ CHARTS_INDEX_URL = "admin:measurements_measurement_charts_index"
 SERIES = "#1f5f8b"
 TARGET = "#1e7b34"
 CARE = "#b03a2e"
-
-
-@dataclass
-class ChartSpec:
-    """What ``charts.js`` draws: chart.js type, labels, datasets and the value axis."""
-
-    kind: str  # "line" or "bar"
-    labels: list[str]
-    datasets: list[dict[str, Any]]
-    value_title: str
-    horizontal: bool = False
-    percent: bool = False
-    bounds: dict[str, float] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "type": self.kind, "labels": self.labels, "datasets": self.datasets,
-            "valueTitle": self.value_title, "horizontal": self.horizontal,
-            "percent": self.percent, **self.bounds,
-        }
-
-
-def dataset(label: Any, data: list[float | None], colour: str, *, kind: str = "",
-            dashed: bool = False) -> dict[str, Any]:
-    item: dict[str, Any] = {"label": str(label), "data": data, "borderColor": colour,
-                            "backgroundColor": colour}
-    if kind:
-        item["type"] = kind
-    if dashed:
-        item.update(borderDash=[6, 4], pointRadius=0, borderWidth=2, fill=False)
-    return item
-
-
-def number(value: Decimal | float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def percent(share: float) -> float:
-    return round(share * 100, 1)
 
 
 def may_view_charts(request: HttpRequest) -> bool:
@@ -84,7 +44,7 @@ def chart_links(request: HttpRequest) -> list[tuple[str, str]]:
         return []
     return [(reverse(CHARTS_URL, args=[programme.pk]),
              str(_("Charts: %(programme)s") % {"programme": programme.name}))
-            for programme in Programme.objects.only("pk", "name").order_by("start_date", "code")]
+            for programme in programme_menu()]
 
 
 def around(programme: Programme) -> dict[str, float]:
@@ -133,7 +93,7 @@ def programme_charts(programme: Programme) -> dict[str, Any]:
     today = clock.today()
     quarters = selectors.outcome_by_quarter(programme)
     compliance = selectors.compliance_by_provider(programme, today)
-    measure = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+    measure = selectors.measurement_type_by_code(programme.outcome_measure)
     measure_name = measure.name if measure is not None else programme.outcome_measure
     labels = [quarter_label(figure) for figure in quarters]
     median = ChartSpec(
@@ -176,13 +136,13 @@ def programme_charts(programme: Programme) -> dict[str, Any]:
 def charts_view(model_admin: Any, request: HttpRequest, programme_id: int) -> HttpResponse:
     if not may_view_charts(request):
         raise PermissionDenied
-    programme = get_object_or_404(Programme, pk=programme_id)
+    programme = get_object_or_404(programmes_in_order(), pk=programme_id)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Charts: %(programme)s") % {"programme": programme.name},
         "opts": model_admin.opts,
         "programme": programme,
-        "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+        "programmes": programme_menu(),
         "media": model_admin.media,
         **programme_charts(programme),
     }
@@ -196,6 +156,6 @@ def charts_index_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
         **model_admin.admin_site.each_context(request),
         "title": _("Programme charts"),
         "opts": model_admin.opts,
-        "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+        "programmes": programme_menu(),
     }
     return TemplateResponse(request, "admin/measurements/charts_index.html", context)

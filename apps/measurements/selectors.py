@@ -60,7 +60,13 @@ from django.db.models.lookups import LessThan
 
 from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
-from apps.measurements.models import FollowUpDue, Measurement, ReporterKind, SafetyNotice
+from apps.measurements.models import (
+    FollowUpDue,
+    Measurement,
+    MeasurementType,
+    ReporterKind,
+    SafetyNotice,
+)
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import LifecycleEvent, LifecycleEventType, Prepatient, PrepatientState
@@ -241,6 +247,14 @@ def compliance_by_provider(programme: Programme,
     return [ProviderCompliance(provider_id=row["prepatient__current_provider_id"],
                                provider_name=row["prepatient__current_provider__name"] or "",
                                due=row["due"], completed=row["completed"]) for row in rows]
+
+
+# --- Types -------------------------------------------------------------------------------
+
+
+def measurement_type_by_code(code: str) -> MeasurementType | None:
+    """The measurement type a programme names by its code (None if there is none)."""
+    return MeasurementType.objects.filter(code=code).first()
 
 
 # --- One prepatient -----------------------------------------------------------------------

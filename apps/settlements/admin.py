@@ -5,11 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,17 +26,16 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.access import record_access_many
-from apps.core.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from apps.core.admin_tools import ActionFormAdmin, ReadOnlyAdmin, ReadOnlyInline
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
-from apps.measurements.models import MeasurementType
-from apps.programs.models import Programme
-from apps.settlements import forecast
+from apps.measurements.selectors import measurement_type_by_code
+from apps.programs.selectors import programme_menu, programmes_in_order
+from apps.settlements import forecast, forecast_charts, selectors
+from apps.settlements.admin_forms import ComputeAgainForm, PrepareForm
 from apps.settlements.explain import explain, measure_names
-from apps.settlements.export import iter_input_lines
+from apps.settlements.export import run_input_lines
 from apps.settlements.models import (
-    Dispute,
-    DisputeStatus,
     PrepatientLine,
     ProviderLine,
     RunStatus,
@@ -41,13 +45,12 @@ from apps.settlements.services import (
     budget_overview,
     payout_csv,
     planned_payments,
+    run_is_restartable,
     run_is_stalled,
     settlement_approve,
     settlement_compute_again,
     settlement_prepare,
 )
-
-ACTION_TEMPLATE = "admin/action_form.html"
 
 FORECAST_CACHE_SECONDS = 600
 
@@ -65,14 +68,15 @@ class ProviderLineInline(ReadOnlyInline):
         return format_html('<a href="{}">{}</a>', url, _("Printable report"))
 
 
-class PrepareForm(forms.ModelForm):
-    class Meta:
-        model = SettlementRun
-        fields = ("programme", "kind", "as_of", "corrects", "note")
+def run_or_404(run_id: int) -> SettlementRun:
+    run = selectors.run_with_programme(run_id)
+    if run is None:
+        raise Http404(_("No such settlement run."))
+    return run
 
 
 @admin.register(SettlementRun)
-class SettlementRunAdmin(admin.ModelAdmin):
+class SettlementRunAdmin(ActionFormAdmin):
     change_list_template = "admin/settlements/settlementrun/change_list.html"
     list_display = ("__str__", "programme", "kind", "as_of", "status", "progress",
                     "total_amount", "prepared_by", "approved_by")
@@ -125,7 +129,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Payments"))
     def payments_made(self, run: SettlementRun) -> str:
-        payments = list(run.payments.select_related("provider"))
+        payments = list(selectors.run_payments(run))
         if not payments:
             return "—"
         return format_html_join(
@@ -136,7 +140,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("Actions"))
     def actions_links(self, run: SettlementRun) -> str:
         links = []
-        if run.status == RunStatus.FAILED or run_is_stalled(run):
+        if run_is_restartable(run):
             links.append(format_html('<a class="button" href="{}">{}</a>',
                                      reverse("admin:settlements_settlementrun_compute_again",
                                              args=[run.pk]), _("Compute again")))
@@ -179,8 +183,8 @@ class SettlementRunAdmin(admin.ModelAdmin):
         values, so nothing is written to the access log."""
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
-        programme = get_object_or_404(Programme, pk=programme_id)
-        measure = MeasurementType.objects.filter(code=programme.outcome_measure).first()
+        programme = get_object_or_404(programmes_in_order(), pk=programme_id)
+        measure = measurement_type_by_code(programme.outcome_measure)
         # The forecast reads the whole programme (seconds at national scale): it is kept
         # for a few minutes per programme and day, and a caseworker can ask for a fresh one.
         key = f"settlements:forecast:{programme.pk}:{clock.today().isoformat()}"
@@ -191,17 +195,18 @@ class SettlementRunAdmin(admin.ModelAdmin):
         result, computed_at = cached
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "programme": programme,
-            "programmes": Programme.objects.only("pk", "name").order_by("start_date", "code"),
+            "programmes": programme_menu(),
             "title": _("Forecast and savings: %(name)s") % {"name": programme.name},
             "computed_at": computed_at,
-            **forecast.page_context(result, measure_name=measure.name if measure else ""),
+            **forecast_charts.page_context(result,
+                                           measure_name=measure.name if measure else ""),
         }
         return TemplateResponse(request, "admin/settlements/forecast.html", context)
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("settlements.approve_settlementrun"):
             raise PermissionDenied
-        run = get_object_or_404(SettlementRun, pk=pk)
+        run = run_or_404(pk)
         back = reverse("admin:settlements_settlementrun_change", args=[pk])
         if request.method != "POST":
             return self.render_confirmation(request, run)
@@ -218,54 +223,46 @@ class SettlementRunAdmin(admin.ModelAdmin):
 
     def render_confirmation(self, request: HttpRequest, run: SettlementRun) -> HttpResponse:
         payments = planned_payments(run) if run.status == RunStatus.COMPUTED else []
-        waiting = (run.provider_lines.filter(final=False).select_related("provider")
-                   .order_by("provider_id"))
+        waiting = selectors.run_lines_not_final(run)
         context = {**self.admin_site.each_context(request), "run": run, "opts": self.opts,
                    "title": _("Approve settlement run"), "payments": payments,
                    "payments_total": sum((p.amount for p in payments), Decimal("0.00")),
                    "waiting": waiting,
-                   "open_disputes": Dispute.objects.filter(run=run,
-                                                           status=DisputeStatus.OPEN).count()}
+                   "open_disputes": selectors.open_dispute_count(run)}
         return TemplateResponse(request, "admin/settlements/approve.html", context)
 
     def compute_again_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """A failed or stalled run is queued again (the same data cutoff: the same lines)."""
         if not request.user.has_perm("settlements.add_settlementrun"):
             raise PermissionDenied
-        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
-        back = reverse("admin:settlements_settlementrun_change", args=[pk])
-        if request.method == "POST":
-            try:
-                settlement_compute_again(run=run)
-            except DomainError as error:
-                self.message_user(request, str(error.message), messages.ERROR)
-            else:
-                self.message_user(request, _("The run is queued to be computed again."),
-                                  messages.SUCCESS)
-            return HttpResponseRedirect(back)
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "original": run, "change_url": back, "form": forms.Form(),
-                   "title": _("Compute the run again"), "submit_label": _("Compute again"),
-                   "details": [(_("status"), run.get_status_display()),
-                               (_("error"), run.error or "—"),
-                               (_("computation"), self.computation(run))]}
-        return TemplateResponse(request, ACTION_TEMPLATE, context)
+        run = run_or_404(pk)
+        return self.action_form_response(
+            request, run,
+            form=ComputeAgainForm(request.POST if request.method == "POST" else None),
+            title=_("Compute the run again"),
+            perform=lambda _data: settlement_compute_again(run=run),
+            success=_("The run is queued to be computed again."),
+            details=[(_("status"), run.get_status_display()),
+                     (_("error"), run.error or "—"),
+                     (_("computation"), self.computation(run))],
+            submit_label=_("Compute again"),
+        )
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
         budgets = [(programme, budget_overview(programme))
-                   for programme in Programme.objects.order_by("start_date")]
+                   for programme in programmes_in_order()]
         return super().changelist_view(request, {**(extra_context or {}), "budgets": budgets})
 
     def report_view(self, request: HttpRequest, pk: int, provider_id: int) -> HttpResponse:
         """A printable settlement report for one provider: figures and every line."""
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
-        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
-        line = get_object_or_404(ProviderLine.objects.select_related("provider"), run=run,
-                                 provider_id=provider_id)
-        lines = list(PrepatientLine.objects.filter(run=run, provider_id=provider_id)
-                     .select_related("prepatient").order_by("result", "pseudonym"))
+        run = run_or_404(pk)
+        line = selectors.run_provider_line(run, provider_id)
+        if line is None:
+            raise Http404(_("The provider has no line in this run."))
+        lines = list(selectors.provider_report_lines(run, provider_id))
         names = measure_names()
         for item in lines:
             item.explanation = explain(  # type: ignore[attr-defined]
@@ -283,17 +280,15 @@ class SettlementRunAdmin(admin.ModelAdmin):
         ``settlement_recompute`` reproduces the run's figures from it alone."""
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
-        run = get_object_or_404(SettlementRun.objects.select_related("programme"), pk=pk)
-        if run.format_version != 2:
-            self.message_user(request, _("This run was computed with version %(version)s of "
-                                         "the settlement format; only version 2 runs are "
-                                         "exported.") % {"version": run.format_version},
-                              messages.ERROR)
+        run = run_or_404(pk)
+        try:
+            lines = run_input_lines(run)
+        except DomainError as error:
+            self.message_user(request, str(error.message), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:settlements_settlementrun_change",
                                                 args=[pk]))
         response = StreamingHttpResponse(
-            (piece.encode() for piece in iter_input_lines(run.programme, run.as_of,
-                                                          run.data_cutoff)),
+            (piece.encode() for piece in lines),
             content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="settlement-input-{run.reference}.json"')
@@ -302,7 +297,7 @@ class SettlementRunAdmin(admin.ModelAdmin):
     def payout_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("settlements.view_settlementrun"):
             raise PermissionDenied
-        run = get_object_or_404(SettlementRun, pk=pk)
+        run = run_or_404(pk)
         try:
             body = payout_csv(run)
         except DomainError as error:

@@ -9,41 +9,35 @@ decision page writes the access log, since both show the disputed line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.access import record_access
-from apps.core.admin_tools import DefaultChoiceFilter, DomainErrorFormMixin, ReadOnlyAdmin
-from apps.core.errors import DomainError
+from apps.core.admin_tools import ActionFormAdmin, DefaultChoiceFilter, ReadOnlyAdmin
 from apps.core.models import AccessPurpose
+from apps.settlements import selectors
+from apps.settlements.admin_forms import ResolveDisputeForm
 from apps.settlements.explain import explain
 from apps.settlements.models import (
-    DISPUTE_REASON_MAX,
     Dispute,
     DisputeStatus,
-    RunKind,
     RunStatus,
     SettlementRun,
 )
 from apps.settlements.services import dispute_resolve
 
-if TYPE_CHECKING:
-    pass
-
-ACTION_TEMPLATE = "admin/action_form.html"
 RESOLVE_PERMISSION = "settlements.resolve_dispute"
 ALL = "all"
 
@@ -64,30 +58,17 @@ class DisputeStatusFilter(DefaultChoiceFilter):
         return queryset.filter(status=self.selected())
 
 
-class ResolveDisputeForm(DomainErrorFormMixin, forms.Form):
-    decision = forms.ChoiceField(
-        label=_("Decision"), widget=forms.RadioSelect,
-        choices=[(DisputeStatus.UPHELD.value, _("Uphold: the provider is right")),
-                 (DisputeStatus.REJECTED.value, _("Reject: the line stands"))],
-    )
-    reason = forms.CharField(
-        label=_("Reason for the decision"), max_length=DISPUTE_REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
-        help_text=_("Required. The provider sees it with the decision."),
-    )
-
-
 def prepare_run_url(run: SettlementRun) -> str:
     """The form to prepare the run that corrects ``run``, filled in.
 
     An approved run is corrected by an adjustment run linked to it; a run not
     yet approved is replaced by a new run of the same kind.
     """
-    initial: dict[str, Any] = {"programme": run.programme_id, "as_of": run.as_of.isoformat()}
-    if run.status == RunStatus.APPROVED:
-        initial.update(kind=RunKind.ADJUSTMENT.value, corrects=run.pk)
-    else:
-        initial.update(kind=run.kind)
+    kind, corrects = selectors.correcting_run(run)
+    initial: dict[str, Any] = {"programme": run.programme_id, "as_of": run.as_of.isoformat(),
+                               "kind": kind}
+    if corrects is not None:
+        initial["corrects"] = corrects
     return f"{reverse('admin:settlements_settlementrun_add')}?{urlencode(initial)}"
 
 
@@ -99,7 +80,7 @@ def correction_note(dispute: Dispute) -> SafeString:
         return format_html("{}", _("Rejected: the line stands."))
     run = dispute.run
     if run.status == RunStatus.APPROVED:
-        adjustments = run.adjustments.order_by("prepared_at", "pk")
+        adjustments = selectors.run_adjustments(run)
         existing = format_html_join(
             ", ", '<a href="{}">{}</a>',
             ((reverse("admin:settlements_settlementrun_change", args=[a.pk]), str(a))
@@ -120,7 +101,7 @@ def correction_note(dispute: Dispute) -> SafeString:
 
 
 @admin.register(Dispute)
-class DisputeAdmin(ReadOnlyAdmin):
+class DisputeAdmin(ActionFormAdmin, ReadOnlyAdmin):
     """The queue of disputes raised by providers; each is decided with a reason."""
 
     change_form_template = "admin/settlements/disputes/change_form.html"
@@ -194,7 +175,7 @@ class DisputeAdmin(ReadOnlyAdmin):
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        count = Dispute.objects.filter(status=DisputeStatus.OPEN).count()
+        count = selectors.open_dispute_count()
         subtitle = ngettext("%(count)d open dispute awaits a decision.",
                             "%(count)d open disputes await a decision.", count) % {
             "count": count}
@@ -235,26 +216,21 @@ class DisputeAdmin(ReadOnlyAdmin):
         if request.method != "POST":
             record_access(subject=dispute.line.prepatient, purpose=AccessPurpose.SETTLEMENT,
                           what="admin resolve settlement dispute", user=request.user)
-        form = ResolveDisputeForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                resolved = dispute_resolve(dispute=dispute,
-                                           decision=form.cleaned_data["decision"],
-                                           reason=form.cleaned_data["reason"],
-                                           caseworker=request.user)
-            except DomainError as error:
-                form.show_domain_error(error)
-            else:
-                self.message_user(request, self._resolved_message(resolved), messages.SUCCESS)
-                return HttpResponseRedirect(change_url)
+        resolved: list[Dispute] = []
+
+        def resolve(data: dict[str, Any]) -> None:
+            resolved.append(dispute_resolve(dispute=dispute, decision=data["decision"],
+                                            reason=data["reason"], caseworker=request.user))
+
         line = dispute.line
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Resolve dispute %(dispute)s") % {"dispute": dispute},
-            "opts": self.opts,
-            "original": dispute,
-            "form": form,
-            "details": [
+        return self.action_form_response(
+            request, dispute,
+            form=ResolveDisputeForm(request.POST or None),
+            title=_("Resolve dispute %(dispute)s") % {"dispute": dispute},
+            perform=resolve,
+            # Read when the message is stored, after the decision: it names its outcome.
+            success=lazy(lambda: self._resolved_message(resolved[0]), str)(),
+            details=[
                 (_("programme ID"), line.pseudonym),
                 (_("run"), f"{dispute.run} ({dispute.run.get_status_display()})"),
                 (_("provider"), dispute.provider),
@@ -262,11 +238,8 @@ class DisputeAdmin(ReadOnlyAdmin):
                 (_("raised on"), dispute.raised_at),
                 (_("provider's reason"), dispute.reason),
             ],
-            "media": self.media + form.media,
-            "change_url": change_url,
-            "submit_label": _("Resolve"),
-        }
-        return TemplateResponse(request, ACTION_TEMPLATE, context)
+            submit_label=_("Resolve"),
+        )
 
     def _resolved_message(self, dispute: Dispute) -> Any:
         if dispute.status == DisputeStatus.REJECTED:

@@ -26,11 +26,14 @@ from typing import Any, TextIO
 from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, ReporterKind
 from apps.programs.models import Programme
 from apps.providers.models import AuthorizationDecision, AuthorizationStatus, Provider
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
+from apps.settlements.errors import RunNotExportable
+from apps.settlements.models import SettlementRun
 from apps.settlements.rules import provider_key, settlement_rules
 from prevention_engine.baseline import baseline_sources, baseline_values
 from prevention_engine.interchange import ProviderIn, SettlementInput, input_lines, plain
@@ -56,6 +59,7 @@ SOURCE = {
 }
 LOST_AUTHORIZATION = (AuthorizationStatus.SUSPENDED, AuthorizationStatus.REVOKED)
 CHUNK = 5_000  # rows fetched at a time by the streaming readers
+FORMAT_VERSION = 2  # the settlement format of the runs whose input is exported
 
 
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
@@ -223,6 +227,16 @@ def iter_input_lines(programme: Programme, as_of: date, cutoff: datetime | None)
     with consistent_read():
         yield from input_lines(as_of, rules, settled_providers(programme, as_of, cutoff),
                                iter_prepatients(programme, as_of, cutoff, rules))
+
+
+def run_input_lines(run: SettlementRun) -> Iterator[str]:
+    """The auditor's file of ``run`` (as ``iter_input_lines``, with the run's data cutoff);
+    ``RunNotExportable`` at once for a run computed in another settlement format."""
+    if run.format_version != FORMAT_VERSION:
+        raise RunNotExportable(_("This run was computed with version %(version)s of the "
+                                 "settlement format; only version 2 runs are exported.")
+                               % {"version": run.format_version})
+    return iter_input_lines(run.programme, run.as_of, run.data_cutoff)
 
 
 def write_input(programme: Programme, as_of: date, cutoff: datetime | None, out: TextIO) -> None:

@@ -1,12 +1,22 @@
-"""The settlements' readers for the provider API: a provider's own figures, lines and
-disputes, in computed or approved runs only."""
+"""The settlements' readers: for the provider API a provider's own figures, lines and
+disputes, in computed or approved runs only; for the back-office runs, their lines,
+payments and disputes."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
 from apps.providers.models import Provider
-from apps.settlements.models import Dispute, PrepatientLine, ProviderLine, RunStatus
+from apps.settlements.models import (
+    Dispute,
+    DisputeStatus,
+    PrepatientLine,
+    ProviderLine,
+    ProviderPayment,
+    RunKind,
+    RunStatus,
+    SettlementRun,
+)
 
 # The runs a provider sees (a run being prepared, computed again or failed is not shown).
 VISIBLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
@@ -60,3 +70,57 @@ def provider_disputes(provider: Provider, *, status: str | None = None, run_id: 
 def provider_dispute(provider: Provider, dispute_id: int) -> Dispute:
     """One of the provider's disputes (``Dispute.DoesNotExist`` if it is not theirs)."""
     return provider_disputes(provider).get(pk=dispute_id)
+
+
+# --- The back-office ------------------------------------------------------------------------
+
+
+def run_with_programme(run_id: int) -> SettlementRun | None:
+    """The run ``run_id`` with its programme joined (None if there is none)."""
+    return SettlementRun.objects.select_related("programme").filter(pk=run_id).first()
+
+
+def run_payments(run: SettlementRun) -> QuerySet[ProviderPayment]:
+    """The payments the approval of ``run`` made, with their providers."""
+    return run.payments.select_related("provider")
+
+
+def run_lines_not_final(run: SettlementRun) -> QuerySet[ProviderLine]:
+    """The run's provider lines that still have prepatients awaiting evaluation."""
+    return (run.provider_lines.filter(final=False).select_related("provider")
+            .order_by("provider_id"))
+
+
+def run_provider_line(run: SettlementRun, provider_id: int) -> ProviderLine | None:
+    """The provider's line in ``run``, with the provider (None if it has none)."""
+    return (ProviderLine.objects.select_related("provider")
+            .filter(run=run, provider_id=provider_id).first())
+
+
+def provider_report_lines(run: SettlementRun, provider_id: int) -> QuerySet[PrepatientLine]:
+    """The prepatient lines of the provider's settlement report in ``run``: by result,
+    then programme ID."""
+    return (PrepatientLine.objects.filter(run=run, provider_id=provider_id)
+            .select_related("prepatient").order_by("result", "pseudonym"))
+
+
+def run_adjustments(run: SettlementRun) -> QuerySet[SettlementRun]:
+    """The adjustment runs that correct ``run``, in the order they were prepared."""
+    return run.adjustments.order_by("prepared_at", "pk")
+
+
+def correcting_run(run: SettlementRun) -> tuple[str, int | None]:
+    """The kind of run that corrects ``run``, and the run it names as corrected: an
+    approved run is corrected by an adjustment linked to it, a run not yet approved is
+    replaced by a new run of the same kind."""
+    if run.status == RunStatus.APPROVED:
+        return RunKind.ADJUSTMENT.value, run.pk
+    return run.kind, None
+
+
+def open_dispute_count(run: SettlementRun | None = None) -> int:
+    """How many disputes await a decision: of ``run``, or of every run."""
+    disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
+    if run is not None:
+        disputes = disputes.filter(run=run)
+    return disputes.count()

@@ -23,11 +23,24 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core import clock
-from apps.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from apps.core.errors import InvalidInput, NotFound, PermissionDenied
 from apps.core.events import publish_to_provider
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
 from apps.settlements import events
+from apps.settlements.errors import (
+    BudgetExceeded,
+    DisputeAlreadyOpen,
+    DisputeAlreadyResolved,
+    FourEyesRequired,
+    LineNotDisputable,
+    NothingToSettle,
+    OpenDisputes,
+    OutsidePaymentPeriod,
+    RunBusy,
+    RunNotApprovable,
+    RunNotRestartable,
+)
 from apps.settlements.export import settlement_input
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
@@ -53,42 +66,6 @@ QUEUED_PATIENCE = timedelta(minutes=10)
 # has lost its worker (PostgreSQL: the row lock tells; elsewhere only the time).
 STALLED_AFTER = timedelta(minutes=1)
 STALLED_AFTER_WITHOUT_LOCKS = timedelta(minutes=30)
-
-
-class FourEyesRequired(PermissionDenied):
-    code = "four_eyes_required"
-    default_message = _("A run must be approved by another caseworker than the one who "
-                        "prepared it.")
-
-
-class RunNotApprovable(Conflict):
-    code = "run_not_approvable"
-
-
-class OutsidePaymentPeriod(RunNotApprovable):
-    code = "outside_payment_period"
-
-
-class NothingToSettle(RunNotApprovable):
-    code = "nothing_to_settle"
-
-
-class BudgetExceeded(Conflict):
-    code = "budget_exceeded"
-
-
-class OpenDisputes(Conflict):
-    code = "open_disputes"
-
-
-class RunBusy(Conflict):
-    """Another worker is computing the run right now."""
-
-    code = "run_busy"
-
-
-class RunNotRestartable(Conflict):
-    code = "run_not_restartable"
 
 
 # --- Preparing and queueing -------------------------------------------------------------
@@ -277,10 +254,15 @@ def settlement_runs_recover() -> list[int]:
     return handed
 
 
+def run_is_restartable(run: SettlementRun) -> bool:
+    """Failed or stalled: a caseworker may have the run computed again."""
+    return run.status == RunStatus.FAILED or run_is_stalled(run)
+
+
 def settlement_compute_again(*, run: SettlementRun) -> SettlementRun:
     """A caseworker's "compute again" for a failed or stalled run."""
     run = SettlementRun.objects.get(pk=run.pk)
-    if run.status != RunStatus.FAILED and not run_is_stalled(run):
+    if not run_is_restartable(run):
         raise RunNotRestartable(_("Only a failed or stalled run is computed again; this one "
                                   "is %(status)s.") % {"status": run.get_status_display()})
     SettlementRun.objects.filter(pk=run.pk, status=run.status).update(
@@ -435,22 +417,6 @@ def payout_csv(run: SettlementRun) -> str:
 # (``settlement_prepare(kind="adjustment", corrects=run)``).
 
 DISPUTABLE_STATUSES = (RunStatus.COMPUTED, RunStatus.APPROVED)
-
-
-class LineNotDisputable(NotFound):
-    code = "settlement_line_not_found"
-    default_message = _("No settlement line for this prepatient in this run is yours to "
-                        "dispute.")
-
-
-class DisputeAlreadyOpen(Conflict):
-    code = "dispute_already_open"
-    default_message = _("This line already has an open dispute; wait for its decision.")
-
-
-class DisputeAlreadyResolved(Conflict):
-    code = "dispute_already_resolved"
-    default_message = _("This dispute has already been resolved.")
 
 
 def _dispute_text(value: Any, *, field: str, missing: Any) -> str:

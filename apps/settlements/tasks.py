@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from apps.settlements import services
+from apps.settlements.errors import RunBusy
 
 
 @shared_task(name="settlements.compute_run", bind=True, acks_late=True,
@@ -20,7 +21,7 @@ def compute_run(self: Any, run_id: int) -> str:
     """
     try:
         run = services.settlement_compute(run_id=run_id)
-    except services.RunBusy as busy:
+    except RunBusy as busy:
         raise self.retry(countdown=5, exc=busy) from busy
     return f"{run.pk}:{run.status}"
 

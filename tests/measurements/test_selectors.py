@@ -179,6 +179,12 @@ def test_deceased_prepatients_are_left_out_of_the_quarters(
         QuarterFigure(quarter=0, n=1, median=Decimal("44.00"), below=0)]
 
 
+def test_a_measurement_type_is_found_by_its_code(programme: Programme) -> None:
+    found = selectors.measurement_type_by_code(programme.outcome_measure)
+    assert found is not None and found.code == programme.outcome_measure
+    assert selectors.measurement_type_by_code("no-such-measure") is None
+
+
 def test_no_values_give_no_quarters(programme: Programme) -> None:
     assert selectors.hba1c_by_quarter(programme) == []
 

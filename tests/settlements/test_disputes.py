@@ -21,6 +21,11 @@ from apps.measurements.models import FollowUpDue
 from apps.providers.models import ApiCredential, Provider
 from apps.providers.services import api_credential_issue
 from apps.registry.services import lifecycle_drop_out, prepatient_enroll
+from apps.settlements.errors import (
+    DisputeAlreadyOpen,
+    DisputeAlreadyResolved,
+    LineNotDisputable,
+)
 from apps.settlements.models import (
     Dispute,
     DisputeStatus,
@@ -30,9 +35,6 @@ from apps.settlements.models import (
     SettlementRun,
 )
 from apps.settlements.services import (
-    DisputeAlreadyOpen,
-    DisputeAlreadyResolved,
-    LineNotDisputable,
     dispute_raise,
     dispute_resolve,
     settlement_approve,
@@ -288,7 +290,7 @@ def test_a_disputed_line_is_never_deleted_by_a_recomputation(
 def test_approval_with_an_open_dispute_needs_the_approvers_explicit_confirmation(
     line: PrepatientLine, key: ApiCredential,
 ) -> None:
-    from apps.settlements.services import OpenDisputes
+    from apps.settlements.errors import OpenDisputes
 
     dispute = dispute_raise(line=line, reason="Wrong.", credential=key)
     approver = UserFactory(username="approver")
@@ -574,3 +576,65 @@ def test_an_upheld_dispute_on_a_run_not_yet_approved_links_to_a_new_run(
 def test_the_caseworkers_group_may_resolve_disputes(caseworker: Any) -> None:
     assert caseworker.has_perm("settlements.resolve_dispute")
     assert caseworker.has_perm("settlements.view_dispute")
+
+
+def _messages(response: Any) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.parametrize(("decision", "approved", "message"), [
+    ("rejected", False, "The dispute is rejected; the provider has been told."),
+    ("upheld", False, "The dispute is upheld; the provider has been told. The run is not "
+                      "approved: put the data right and prepare a new run."),
+    ("upheld", True, "The dispute is upheld; the provider has been told. The line is not "
+                     "changed: prepare an adjustment run to correct the approved run."),
+])
+def test_the_message_after_resolving_says_what_follows_from_the_decision(
+    open_dispute: Dispute, caseworker_client: Client, decision: str, approved: bool,
+    message: str,
+) -> None:
+    if approved:
+        _approve(open_dispute.line)
+    response = caseworker_client.post(_resolve(open_dispute), {
+        "decision": decision, "reason": "Checked against the laboratory's report."},
+        follow=True)
+    assert response.redirect_chain == [(_change(open_dispute), 302)]
+    assert _messages(response) == [message]
+
+
+def test_the_resolve_page_of_a_decided_dispute_sends_back_to_it_with_a_warning(
+    open_dispute: Dispute, caseworker_client: Client,
+) -> None:
+    dispute_resolve(dispute=open_dispute, decision="rejected", reason="No.",
+                    caseworker=UserFactory(username="cw"))
+    response = caseworker_client.get(_resolve(open_dispute), follow=True)
+    assert response.redirect_chain == [(_change(open_dispute), 302)]
+    assert _messages(response) == ["This dispute has already been resolved."]
+    assert not AccessLogEntry.objects.filter(what="admin resolve settlement dispute").exists()
+
+
+def test_a_refusal_of_the_service_is_shown_on_the_resolve_page(
+    open_dispute: Dispute, caseworker_client: Client, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from apps.settlements import admin_disputes
+    from apps.settlements.errors import DisputeAlreadyResolved as Resolved
+
+    def resolved_meanwhile(**_kwargs: Any) -> Dispute:
+        raise Resolved()
+
+    monkeypatch.setattr(admin_disputes, "dispute_resolve", resolved_meanwhile)
+    response = caseworker_client.post(_resolve(open_dispute), {
+        "decision": "upheld", "reason": "Right."})
+    assert response.status_code == 200
+    assert "This dispute has already been resolved." in response.content.decode()
+    assert _messages(response) == []
+
+
+def test_the_open_disputes_are_counted_per_run_and_overall(open_dispute: Dispute) -> None:
+    from apps.settlements.selectors import open_dispute_count
+
+    assert open_dispute_count() == 1
+    assert open_dispute_count(open_dispute.run) == 1
+    dispute_resolve(dispute=open_dispute, decision="rejected", reason="No.",
+                    caseworker=UserFactory(username="cw"))
+    assert (open_dispute_count(), open_dispute_count(open_dispute.run)) == (0, 0)

@@ -19,6 +19,7 @@ from apps.measurements.services import Reporter, measurement_record
 from apps.programs.models import Programme
 from apps.registry.models import Prepatient
 from apps.registry.services import prepatient_enroll
+from apps.settlements.errors import NothingToSettle, OutsidePaymentPeriod
 from apps.settlements.models import (
     PaymentKind,
     ProviderLine,
@@ -28,8 +29,6 @@ from apps.settlements.models import (
     SettlementRun,
 )
 from apps.settlements.services import (
-    NothingToSettle,
-    OutsidePaymentPeriod,
     committed_amount,
     payout_csv,
     planned_payments,

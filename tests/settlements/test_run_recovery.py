@@ -14,9 +14,9 @@ from django.db import connection, connections
 
 from apps.core import clock
 from apps.registry.services import prepatient_enroll
+from apps.settlements.errors import RunNotRestartable
 from apps.settlements.models import PrepatientLine, RunKind, RunStatus, SettlementRun
 from apps.settlements.services import (
-    RunNotRestartable,
     run_is_stalled,
     settlement_compute_again,
     settlement_prepare,
@@ -132,6 +132,39 @@ def test_a_stalled_or_failed_run_is_computed_again_from_the_back_office(
         settlement_compute_again(run=run)
     SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error="boom")
     assert settlement_compute_again(run=run).status == RunStatus.COMPUTED
+
+
+@pytest.mark.django_db
+def test_compute_again_confirms_with_a_message_and_shows_a_refusal_on_its_page(
+    enrolled: Any, programme: Any, caseworker_client: Any, settings: Any,
+) -> None:
+    settings.LANGUAGE_CODE = "en"
+    run = _stalled_run(programme)
+    url = f"/admin/settlements/settlementrun/{run.pk}/compute-again/"
+    page = caseworker_client.get(url)
+    assert page.status_code == 200
+    assert "Compute the run again" in page.content.decode()
+    done = caseworker_client.post(url, follow=True)
+    assert done.redirect_chain == [(f"/admin/settlements/settlementrun/{run.pk}/change/", 302)]
+    assert [str(message) for message in done.context["messages"]] == [
+        "The run is queued to be computed again."]
+    refused = caseworker_client.post(url)  # computed now: nothing to compute again
+    assert refused.status_code == 200
+    assert "Only a failed or stalled run is computed again" in refused.content.decode()
+    assert SettlementRun.objects.get(pk=run.pk).status == RunStatus.COMPUTED
+
+
+@pytest.mark.django_db
+def test_compute_again_needs_the_add_permission(
+    enrolled: Any, programme: Any, client: Any, settings: Any,
+) -> None:
+    settings.STAFF_MFA_REQUIRED = False
+    client.force_login(UserFactory(username="staff-no-perms", is_staff=True))
+    run = _stalled_run(programme)
+    url = f"/admin/settlements/settlementrun/{run.pk}/compute-again/"
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    assert SettlementRun.objects.get(pk=run.pk).status == RunStatus.COMPUTING
 
 
 @pytest.mark.django_db

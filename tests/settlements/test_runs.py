@@ -7,6 +7,15 @@ from django.db import IntegrityError, transaction
 
 from apps.core import clock
 from apps.registry.services import prepatient_enroll
+from apps.settlements import selectors
+from apps.settlements.errors import (
+    BudgetExceeded,
+    FourEyesRequired,
+    NothingToSettle,
+    RunNotApprovable,
+    RunNotExportable,
+)
+from apps.settlements.export import run_input_lines
 from apps.settlements.models import (
     PrepatientLine,
     ProviderLine,
@@ -16,10 +25,6 @@ from apps.settlements.models import (
     SettlementRun,
 )
 from apps.settlements.services import (
-    BudgetExceeded,
-    FourEyesRequired,
-    NothingToSettle,
-    RunNotApprovable,
     payout_csv,
     settlement_approve,
     settlement_compute,
@@ -276,3 +281,54 @@ def test_lines_refer_only_to_rows_that_exist_and_keep_them(computed) -> None:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
     assert PrepatientLine.objects.filter(pk=line.pk).exists()
+
+
+# --- The back-office's readers and refusals ------------------------------------------------
+
+
+def test_the_report_of_a_provider_without_a_line_or_of_no_run_is_not_found(
+    computed, settlement_viewer,
+) -> None:
+    other = ProviderFactory()
+    assert settlement_viewer.get(
+        f"/admin/settlements/settlementrun/{computed.pk}/report/{other.pk}/").status_code == 404
+    line = ProviderLine.objects.get(run=computed)
+    assert settlement_viewer.get(
+        f"/admin/settlements/settlementrun/999999/report/{line.provider_id}/"
+    ).status_code == 404
+
+
+def test_the_auditors_file_of_a_run_in_an_earlier_format_is_refused_with_the_reason(
+    computed, settlement_viewer, settings,
+) -> None:
+    settings.LANGUAGE_CODE = "en"
+    SettlementRun.objects.filter(pk=computed.pk).update(format_version=1)
+    url = f"/admin/settlements/settlementrun/{computed.pk}/auditor-input.json"
+    response = settlement_viewer.get(url, follow=True)
+    assert response.redirect_chain == [
+        (f"/admin/settlements/settlementrun/{computed.pk}/change/", 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "This run was computed with version 1 of the settlement format; only version 2 "
+        "runs are exported."]
+    with pytest.raises(RunNotExportable):
+        run_input_lines(SettlementRun.objects.get(pk=computed.pk))
+
+
+def test_the_back_office_readers_of_a_run(computed) -> None:
+    line = ProviderLine.objects.get(run=computed)
+    run = selectors.run_with_programme(computed.pk)
+    assert run == computed and run is not None
+    assert selectors.run_with_programme(999999) is None
+    assert selectors.run_provider_line(run, line.provider_id) == line
+    assert selectors.run_provider_line(run, ProviderFactory().pk) is None
+    assert list(selectors.provider_report_lines(run, line.provider_id)) == list(
+        PrepatientLine.objects.filter(run=run, provider_id=line.provider_id))
+    assert list(selectors.run_lines_not_final(run)) == list(
+        ProviderLine.objects.filter(run=run, final=False))
+    assert list(selectors.run_payments(run)) == []
+    assert selectors.correcting_run(run) == (RunKind.FINAL, None)
+    approved = settlement_approve(run=run, approver=UserFactory(username="second"))
+    assert selectors.correcting_run(approved) == (RunKind.ADJUSTMENT, approved.pk)
+    assert list(selectors.run_payments(approved)) == list(
+        ProviderPayment.objects.filter(run=approved))
+    assert list(selectors.run_adjustments(approved)) == []
