@@ -1,0 +1,149 @@
+"""Inclusion and priority criteria as data: the prediabetes rules written as data
+decide exactly as the coded ones; the other programmes' criteria; errors that name
+the place."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prevention_engine import criteria
+from prevention_engine.criteria import CriterionError, Facts
+from prevention_engine.inclusion import (
+    InclusionCandidate,
+    InclusionParams,
+    InclusionReason,
+    inclusion_reason,
+    is_priority_candidate,
+)
+
+PARAMS = InclusionParams(
+    start_date=date(2026, 1, 1), recruitment_months=12, priority_months=6, cap=30_000,
+    inclusion_hba1c_min=Decimal("39"), inclusion_hba1c_max=Decimal("47"),
+    seek_care_hba1c=Decimal("48"), priority_bmi_above=Decimal("30"), priority_age_min=30,
+    priority_age_max=75)
+
+HBA1C = {"subject": "measure", "measure": "hba1c", "unit": "mmol/mol"}
+PREDIABETES = criteria.parse_checks([
+    {**HBA1C, "op": "ge", "threshold": "39", "reason": "hba1c_below_range"},
+    {**HBA1C, "op": "ge", "threshold": "48", "effect": "refer", "reason": "hba1c_diabetes"},
+    {**HBA1C, "op": "le", "threshold": "47", "reason": "hba1c_above_range"},
+])
+PREDIABETES_PRIORITY = [criteria.parse_condition(raw, f"priority[{i}]") for i, raw in enumerate([
+    {"subject": "priority_area", "is": True},
+    {"subject": "bmi", "op": "gt", "threshold": "30"},
+    {"all": [{"subject": "age", "op": "ge", "threshold": "30"},
+             {"subject": "age", "op": "le", "threshold": "75"}]},
+])]
+
+hba1c_values = st.one_of(st.none(), st.sampled_from([Decimal(v) for v in (
+    "38.9", "39", "39.1", "47", "47.5", "48", "48.1", "120")]),
+    st.decimals(min_value=0, max_value=200, places=1))
+
+
+@settings(max_examples=500, deadline=None)
+@given(hba1c=hba1c_values,
+       age=st.one_of(st.none(), st.integers(min_value=0, max_value=110)),
+       bmi=st.one_of(st.none(), st.decimals(min_value=10, max_value=70, places=1),
+                     st.sampled_from([Decimal("30"), Decimal("30.1")])),
+       area=st.booleans())
+def test_prediabetes_inclusion_as_data_decides_as_the_coded_rule(
+        hba1c: Decimal | None, age: int | None, bmi: Decimal | None, area: bool) -> None:
+    candidate = InclusionCandidate(consent_valid=True, hba1c=hba1c, age=age, bmi=bmi,
+                                   in_vulnerable_area=area, already_enrolled=False)
+    coded = inclusion_reason(PARAMS, candidate, today=date(2026, 9, 1), enrolled_count=0)
+    facts = Facts(age=age, bmi=bmi, priority_area=area,
+                  measures={} if hba1c is None else {"hba1c": hba1c})
+    verdict = criteria.decide(PREDIABETES, facts)
+    expected = "no_sample" if coded is InclusionReason.NO_SAMPLE else coded.value
+    assert verdict.reason == expected
+    assert verdict.included is (coded is InclusionReason.INCLUDED)
+    assert verdict.seek_care is (coded is InclusionReason.DIABETES)
+    assert criteria.all_hold(PREDIABETES_PRIORITY, facts) is is_priority_candidate(
+        PARAMS, candidate)
+
+
+FALLS = criteria.parse_checks([
+    {"subject": "age", "op": "ge", "threshold": "70", "reason": "age_out_of_range"},
+    {"any": [{"subject": "score", "questionnaire": "fall-history", "op": "ge", "threshold": "1"},
+             {"subject": "score", "questionnaire": "short-fes-i", "op": "ge",
+              "threshold": "11"}],
+     "reason": "no_fall_risk"},
+])
+
+
+@pytest.mark.parametrize("age,scores,reason", [
+    (72, {"fall-history": 1, "short-fes-i": 7}, "included"),
+    (72, {"fall-history": 0, "short-fes-i": 11}, "included"),
+    (72, {"fall-history": 0, "short-fes-i": 10}, "no_fall_risk"),
+    (72, {"fall-history": 1}, "included"),  # one answered member that holds is enough
+    (72, {"short-fes-i": 9}, "no_questionnaire"),  # the other could still hold
+    (69, {"fall-history": 1}, "age_out_of_range"),
+    (None, {"fall-history": 1}, "missing_age"),
+])
+def test_an_any_group_holds_on_one_member(age: int | None, scores: dict[str, int],
+                                          reason: str) -> None:
+    assert criteria.decide(FALLS, Facts(age=age, scores=scores)).reason == reason
+
+
+def test_a_refer_check_with_a_missing_value_does_not_refuse() -> None:
+    checks = criteria.parse_checks([
+        {"subject": "measure", "measure": "bp_systolic", "unit": "mmHg", "op": "ge",
+         "threshold": "180", "effect": "refer", "reason": "severe_hypertension"},
+        {"subject": "sex", "in": ["F"], "reason": "not_eligible_sex"},
+    ])
+    assert criteria.decide(checks, Facts(sex="F")).included
+    verdict = criteria.decide(checks, Facts(sex="F", measures={"bp_systolic": Decimal("185")}))
+    assert (verdict.included, verdict.reason, verdict.seek_care) == (
+        False, "severe_hypertension", True)
+    assert criteria.decide(checks, Facts(sex="M")).reason == "not_eligible_sex"
+
+
+@pytest.mark.parametrize("raw,path", [
+    ({"subject": "height", "op": "ge", "threshold": "1", "reason": "x"}, "inclusion[0].subject"),
+    ({"subject": "age", "op": "over", "threshold": "1", "reason": "x"}, "inclusion[0].op"),
+    ({"subject": "age", "op": "ge", "threshold": 18, "reason": "x"}, "inclusion[0].threshold"),
+    ({"subject": "age", "op": "ge", "threshold": "eighteen", "reason": "x"},
+     "inclusion[0].threshold"),
+    ({"subject": "age", "op": "ge", "threshold": "18"}, "inclusion[0].reason"),
+    ({"subject": "age", "op": "ge", "threshold": "18", "reason": "x", "effect": "maybe"},
+     "inclusion[0].effect"),
+    ({"subject": "measure", "op": "ge", "threshold": "18", "reason": "x", "unit": "kg"},
+     "inclusion[0].measure"),
+    ({"subject": "score", "op": "ge", "threshold": "6", "reason": "x", "measure": "weight"},
+     "inclusion[0].measure"),
+    ({"subject": "sex", "in": ["W"], "reason": "x"}, "inclusion[0].in"),
+    ({"subject": "priority_area", "is": "yes", "reason": "x"}, "inclusion[0].is"),
+    ({"any": [], "reason": "x"}, "inclusion[0].any"),
+    ({"any": [{"subject": "age"}], "reason": "x"}, "inclusion[0].any[0].op"),
+])
+def test_a_criterion_that_cannot_be_evaluated_names_the_place(raw: dict[str, Any],
+                                                              path: str) -> None:
+    with pytest.raises(CriterionError) as refused:
+        criteria.parse_checks([raw])
+    assert refused.value.path == path and refused.value.reason
+
+
+def test_unknown_measures_units_and_questionnaires_are_named() -> None:
+    checks = criteria.parse_checks([
+        {"subject": "measure", "measure": "weight", "unit": "kg", "op": "ge", "threshold": "1",
+         "reason": "x"},
+        {"any": [{"subject": "score", "questionnaire": "ucla3", "op": "ge", "threshold": "6"}],
+         "reason": "y"},
+    ])
+    known = {"weight": ["kg", "lb"]}
+    criteria.check_known(checks, measures=known, questionnaires=["ucla3"])
+    with pytest.raises(CriterionError) as refused:
+        criteria.check_known(checks, measures={"weight": ["lb"]}, questionnaires=["ucla3"])
+    assert refused.value.path == "inclusion[0].unit"
+    with pytest.raises(CriterionError) as refused:
+        criteria.check_known(checks, measures={}, questionnaires=["ucla3"])
+    assert refused.value.path == "inclusion[0].measure"
+    with pytest.raises(CriterionError) as refused:
+        criteria.check_known(checks, measures=known, questionnaires=[])
+    assert refused.value.path == "inclusion[1].any[0].questionnaire"
