@@ -2,8 +2,9 @@
 
 A key belongs to one organisation, a provider or a laboratory, and carries
 scopes; ``apps.api.permissions.HasScope`` checks them per view. The key is
-looked up by ``apps.providers.selectors`` and its last use recorded by
-``apps.providers.services`` (the API reads and writes through them).
+looked up, and whether it may be used decided, by ``apps.providers.selectors``;
+its last use is recorded by ``apps.providers.services`` (the API reads and writes
+through them).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.providers.models import ApiCredential, AuthorizationStatus, Lab, Provider
-from apps.providers.selectors import api_credential_for_prefix
+from apps.providers.models import ApiCredential, Lab, Provider
+from apps.providers.selectors import api_credential_for_prefix, api_credential_refusal
 from apps.providers.services import api_credential_touch
 
 KEYWORD = "Api-Key"
-# Providers whose keys stop working: authorization taken away or never given after a loss.
-KEYS_REFUSED = (AuthorizationStatus.REVOKED, AuthorizationStatus.REJECTED)
 
 
 class OrganisationUser:
@@ -69,16 +68,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         credential = api_credential_for_prefix(prefix) if prefix and secret else None
         if credential is None or not credential.matches(secret):
             raise exceptions.AuthenticationFailed(_("The API key is not valid."))
-        if not credential.is_active:
-            raise exceptions.AuthenticationFailed(_("The API key has been revoked."))
-        if credential.lab is not None and not credential.lab.is_authorized:
-            raise exceptions.AuthenticationFailed(_("The laboratory is not authorized."))
-        if credential.provider is not None and (
-                credential.provider.authorization_status in KEYS_REFUSED):
-            # A suspended provider keeps supporting (and reporting for) the people still
-            # listed with it while they choose; a revoked or rejected one sees nothing.
-            raise exceptions.AuthenticationFailed(
-                _("The provider's authorization is revoked; its API keys no longer work."))
+        refusal = api_credential_refusal(credential)
+        if refusal is not None:
+            raise exceptions.AuthenticationFailed(str(refusal.message))
         api_credential_touch(credential=credential)
         return OrganisationUser(credential), credential
 

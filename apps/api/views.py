@@ -63,7 +63,7 @@ from apps.api.serializers import (
 from apps.core import clock
 from apps.core.access import record_access, record_access_many
 from apps.core.api import ErrorSerializer
-from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
 from apps.measurements import rules as measurement_rules
 from apps.measurements import selectors
@@ -79,11 +79,10 @@ from apps.measurements.services import (
 )
 from apps.providers.models import Lab, Provider, Scope
 from apps.providers.selectors import provider_events
-from apps.registry.errors import PrepatientNotFound, ReferralCodeNotValid
+from apps.registry.errors import PrepatientNotFound
 from apps.registry.models import InclusionSample, Prepatient
-from apps.registry.selectors import inclusion_sample_from_lab, prepatients_by_pseudonym
-from apps.registry.services import inclusion_sample_record_lab
-from prevention_engine.dates import switch_window_end
+from apps.registry.selectors import prepatients_by_pseudonym, switch_window_end_of
+from apps.registry.services import inclusion_sample_receive_lab
 
 # --- Parsing and negotiation ----------------------------------------------------------
 
@@ -234,20 +233,13 @@ class WhoAmIView(OrganisationView):
     )
     def get(self, request: Request) -> Response:
         organisation = caller_of(request)
-        party: Provider | Lab
-        if organisation.provider is not None:
-            party = organisation.provider
-            status = party.authorization_status
-        else:
-            assert organisation.lab is not None
-            party = organisation.lab
-            status = "authorized" if organisation.lab.is_authorized else "not_authorized"
+        party = organisation.organisation
         return Response(OrganisationSerializer({
             "kind": organisation.kind,
             "id": party.pk,
             "name": party.name,
             "organisation_number": party.organisation_number,
-            "authorization_status": status,
+            "authorization_status": party.authorization_status,
             "scopes": sorted(organisation.scopes),
         }).data)
 
@@ -267,8 +259,7 @@ def _prepatient_row(prepatient: Prepatient) -> dict[str, Any]:
         "state": prepatient.state,
         "enrolled_on": prepatient.enrolled_on,
         "end_date": prepatient.end_date,
-        "switch_window_end": switch_window_end(prepatient.enrolled_on,
-                                               prepatient.programme.switch_months),
+        "switch_window_end": switch_window_end_of(prepatient=prepatient),
         "next_due": prepatient.next_due,  # type: ignore[attr-defined]
         "overdue": selectors.is_overdue(prepatient),
         "baseline_complete": prepatient.baseline_complete,  # type: ignore[attr-defined]
@@ -659,18 +650,15 @@ class ReferralResult:
 
 
 PLAIN_REFERRAL_PATHS = {"code": "referral_code", "hba1c": "value", "value": "value",
-                        "unit": "unit", "taken_on": "taken_on"}
+                        "unit": "unit", "taken_on": "taken_on", "lab_reference": "sample_id"}
 FHIR_REFERRAL_PATHS = {"code": "subject.identifier.value", "hba1c": "valueQuantity.value",
                        "value": "valueQuantity.value", "unit": "valueQuantity.code",
-                       "taken_on": "effectiveDateTime"}
+                       "taken_on": "effectiveDateTime", "lab_reference": "identifier[0].value"}
 
 
 def _read_referral(data: Any) -> ReferralResult:
     if fhir.is_fhir(data):
         found = fhir.read_referral_result(data, catalogue=catalogue())
-        if len(found.source_reference) > 64:
-            raise InvalidInput(fields={"identifier[0].value": _(
-                "The sample ID is at most 64 characters.")})
         return ReferralResult(code=found.subject, value=found.value, unit=found.unit,
                               taken_on=found.taken_on, sample_id=found.source_reference,
                               paths={**FHIR_REFERRAL_PATHS, "unit": found.unit_path,
@@ -719,36 +707,17 @@ class ReferralResultView(LabView):
     )
     def post(self, request: Request) -> Response:
         result = _read_referral(request.data)
-        hba1c = measurement_rules.convert_or_refuse(
-            measurement_rules.TYPES["hba1c"], result.value, result.unit,
-            field=result.paths["value"])
         try:
-            sample = inclusion_sample_record_lab(code=result.code, hba1c=hba1c,
-                                                 taken_on=result.taken_on,
-                                                 lab_reference=result.sample_id)
-        except ReferralCodeNotValid as refused:
-            earlier = _earlier_sample(result, hba1c) if refused.code == "referral_code_used" \
-                else None
-            if earlier is not None:
-                return Response(_referral_body(earlier, "duplicate"))
-            raise _referral_error(refused, result.paths) from refused
-        except InvalidInput as refused:
-            raise InvalidInput(refused.message, code=refused.code, fields={
-                result.paths.get(name, name): value for name, value in refused.fields.items()
-            }) from refused
-        return Response(_referral_body(sample, "stored"), status=201)
-
-
-def _earlier_sample(result: ReferralResult, hba1c: Decimal) -> InclusionSample | None:
-    return inclusion_sample_from_lab(code=result.code, lab_reference=result.sample_id,
-                                     hba1c=hba1c, taken_on=result.taken_on)
-
-
-def _referral_error(refused: ReferralCodeNotValid, paths: dict[str, str]) -> Exception:
-    fields = {paths.get(name, name): value for name, value in refused.fields.items()}
-    if refused.code == "referral_code_unknown":
-        return NotFound(refused.message, code=refused.code, fields=fields)
-    return Conflict(refused.message, code=refused.code, fields=fields)
+            receipt = inclusion_sample_receive_lab(
+                code=result.code, value=result.value, unit=result.unit,
+                taken_on=result.taken_on, lab_reference=result.sample_id)
+        except DomainError as refused:
+            refused.fields = {result.paths.get(name, name): value
+                              for name, value in refused.fields.items()}
+            raise
+        if receipt.duplicate:
+            return Response(_referral_body(receipt.sample, "duplicate"))
+        return Response(_referral_body(receipt.sample, "stored"), status=201)
 
 
 def _referral_body(sample: InclusionSample, status: str) -> Any:

@@ -17,12 +17,8 @@ from typing import Any
 from django.conf import settings
 
 from apps.consent.models import ConsentKind
-from apps.consent.services import (
-    consent_grant,
-    consent_text_current,
-    consent_text_publish,
-    consent_withdraw,
-)
+from apps.consent.selectors import consent_text_current
+from apps.consent.services import consent_grant, consent_text_publish, consent_withdraw
 from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.measurements.rules import TYPES
@@ -30,8 +26,7 @@ from apps.measurements.services import MeasurementInput, Reporter, measurements_
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry import services as registry
-from apps.registry.imports import parse_postcode_csv
-from apps.registry.models import ExclusionReason, Prepatient, VulnerableAreaPostcode
+from apps.registry.models import ExclusionReason, Prepatient
 from prevention_engine.findrisc import FamilyHistory
 
 DATA_DIR = Path(settings.BASE_DIR) / "data"
@@ -94,12 +89,8 @@ def ensure_consent_texts(programme: Programme) -> None:
 
 
 def ensure_vulnerable_postcodes(programme: Programme) -> None:
-    rows = parse_postcode_csv((DATA_DIR / "vulnerable_postcodes.csv").read_text("utf-8"))
-    VulnerableAreaPostcode.objects.bulk_create(
-        [VulnerableAreaPostcode(programme=programme, postcode=code, area_name=name)
-         for code, name in rows],
-        ignore_conflicts=True,
-    )
+    registry.vulnerable_postcodes_import(
+        programme=programme, text=(DATA_DIR / "vulnerable_postcodes.csv").read_text("utf-8"))
 
 
 class DemoBuilder:

@@ -48,7 +48,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Count
 
 from apps.consent.models import ConsentEvent, ConsentKind, ConsentText
-from apps.consent.services import consent_grant, consent_text_current, consent_withdraw
+from apps.consent.selectors import consent_text_current
+from apps.consent.services import consent_grant, consent_withdraw
 from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.luhn import luhn_check_digit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, NotFound
+from apps.core.errors import Conflict, DomainError, NotFound
 
 
 class DecisionNotAllowed(Conflict):
@@ -49,3 +49,33 @@ class ChecksFailed(Conflict):
 class ApplicationNotFound(NotFound):
     code = "application_not_found"
     default_message = _("The provider has no such application.")
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+class ApiKeyRefused(DomainError):
+    """A known API key that may not be used now (``selectors.api_credential_refusal``);
+    the API answers 401 with the message."""
+
+    code = "api_key_refused"
+    default_message = _("The API key cannot be used.")
+    http_status = 401
+
+
+class ApiKeyRevoked(ApiKeyRefused):
+    code = "api_key_revoked"
+    default_message = _("The API key has been revoked.")
+
+
+class LabNotAuthorized(ApiKeyRefused):
+    code = "lab_not_authorized"
+    default_message = _("The laboratory is not authorized.")
+
+
+class ProviderKeysRefused(ApiKeyRefused):
+    """The provider's authorization was revoked, or never given after it was lost."""
+
+    code = "provider_keys_refused"
+    default_message = _("The provider's authorization is revoked; its API keys no longer "
+                        "work.")

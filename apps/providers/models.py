@@ -53,6 +53,10 @@ class AuthorizationStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+# A laboratory's ``authorization_status`` when it is not authorized.
+LAB_NOT_AUTHORIZED = "not_authorized"
+
+
 class DeliveryMode(models.TextChoices):
     REMOTE = "remote", _("Remote")
     ON_SITE = "on_site", _("On site")
@@ -200,6 +204,12 @@ class Lab(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def authorization_status(self) -> str:
+        """``authorized`` or ``not_authorized``: a laboratory has no application, only
+        ``is_authorized``."""
+        return AuthorizationStatus.AUTHORIZED.value if self.is_authorized else LAB_NOT_AUTHORIZED
 
 
 # --- Authorization ------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The providers' readers: an organisation's API key, a provider's event feed, its
-applications for authorization, and the authorized providers and laboratories the
-marketplace and the way in show.
+"""The providers' readers: an organisation's API key (and whether it may be used), a
+provider's event feed, its applications for authorization, and the authorized
+providers and laboratories the marketplace and the way in show.
 
 What a provider reads of its prepatients (follow-up, values, the dashboard) is
 read by the app that owns that data (``apps.measurements.selectors``), through
@@ -14,6 +14,12 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.core.models import OrganisationEvent
+from apps.providers.errors import (
+    ApiKeyRefused,
+    ApiKeyRevoked,
+    LabNotAuthorized,
+    ProviderKeysRefused,
+)
 from apps.providers.models import (
     ApiCredential,
     ApplicationStatus,
@@ -24,10 +30,31 @@ from apps.providers.models import (
     Provider,
 )
 
+# Providers whose keys stop working: authorization taken away or never given after a loss.
+PROVIDER_KEYS_REFUSED = (AuthorizationStatus.REVOKED, AuthorizationStatus.REJECTED)
+
 
 def api_credential_for_prefix(prefix: str) -> ApiCredential | None:
     """The key with this prefix, its organisation loaded (None if there is none)."""
     return ApiCredential.objects.select_related("provider", "lab").filter(prefix=prefix).first()
+
+
+def api_credential_refusal(credential: ApiCredential) -> ApiKeyRefused | None:
+    """Why a known key may not be used now, or None when it may.
+
+    A revoked key, a laboratory that is not authorized and a provider whose
+    authorization is revoked or rejected are refused. A suspended provider's keys
+    keep working: it still supports (and reports for) the people listed with it
+    while they choose another provider.
+    """
+    if not credential.is_active:
+        return ApiKeyRevoked()
+    if credential.lab is not None and not credential.lab.is_authorized:
+        return LabNotAuthorized()
+    if (credential.provider is not None
+            and credential.provider.authorization_status in PROVIDER_KEYS_REFUSED):
+        return ProviderKeysRefused()
+    return None
 
 
 def provider_events(provider: Provider, *, after: int, limit: int) -> list[OrganisationEvent]:

@@ -35,8 +35,29 @@ class InvalidTransition(Conflict):
     default_message = _("This change is not possible in the prepatient's current state.")
 
 
-class ReferralCodeNotValid(InvalidInput):
+class ReferralCodeNotValid(DomainError):
+    """A laboratory's result refused because of its referral code; each subclass says
+    why and gives the HTTP status. Catch this class for any of them."""
+
     code = "referral_code_not_valid"
+    default_message = _("The referral code is not valid.")
+
+
+class ReferralCodeUnknown(ReferralCodeNotValid, NotFound):
+    code = "referral_code_unknown"
+    default_message = _("The referral code is not valid.")
+
+
+class ReferralCodeUsed(ReferralCodeNotValid, Conflict):
+    """The code has been used (``services.inclusion_sample_receive_lab`` answers the
+    same result sent again as a duplicate instead)."""
+
+    code = "referral_code_used"
+    default_message = _("The referral code is not valid.")
+
+
+class ReferralCodeExpired(ReferralCodeNotValid, Conflict):
+    code = "referral_code_expired"
     default_message = _("The referral code is not valid.")
 
 

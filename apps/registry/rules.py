@@ -1,7 +1,8 @@
-"""The inclusion decision in the reader's words.
+"""The inclusion decision and the inclusion sample's value in the reader's words.
 
-The rule itself is ``prevention_engine.inclusion`` (the ordered checks that
-give a reason code); this module only words each reason as a lazy
+The rules themselves are ``prevention_engine.inclusion`` (the ordered checks that
+give a reason code) and ``prevention_engine.units`` (the HbA1c conversion and
+plausible range); this module only words each reason and refusal as a lazy
 translation, rendered in the reader's language, and adds the advice to seek
 care (SPEC §3.1).
 """
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from prevention_engine import inclusion
+from apps.core.errors import InvalidInput
+from prevention_engine import inclusion, units
 from prevention_engine.inclusion import InclusionCandidate, InclusionParams, InclusionReason
+from prevention_engine.units import ValueRefused, as_written
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -126,3 +130,44 @@ def decide_inclusion(
         message=_message(params, reason, seek_care=care),
         seek_care=care,
     )
+
+
+# --- The inclusion sample's value ------------------------------------------------------
+
+# The platform's built-in HbA1c measure (canonical unit mmol/mol; "%" is converted).
+HBA1C = units.MEASURES["hba1c"]
+HBA1C_NAME = "HbA1c"
+
+
+def _hba1c_refusal(refused: ValueRefused) -> StrOrPromise:
+    """The refusal worded as ``apps.measurements.rules`` words a follow-up value's."""
+    if refused.code == units.NOT_A_NUMBER:
+        return format_lazy(_("“{value}” is not a number."), value=refused.value)
+    if refused.code == units.UNKNOWN_UNIT:
+        return format_lazy(
+            _("The unit “{unit}” is not accepted for {name}. Accepted units: {units}."),
+            unit=refused.unit, name=HBA1C_NAME, units=", ".join(HBA1C.accepted_units),
+        )
+    given = f"{as_written(refused.number)} {refused.unit}"
+    if refused.canonical is not None and refused.unit != HBA1C.canonical_unit:
+        given = f"{given} ({as_written(refused.canonical)} {HBA1C.canonical_unit})"
+    return format_lazy(
+        _("{name} {value} is outside the plausible range {low}–{high} {unit}."),
+        name=HBA1C_NAME, value=given, low=as_written(HBA1C.plausible_min),
+        high=as_written(HBA1C.plausible_max), unit=HBA1C.canonical_unit,
+    )
+
+
+def hba1c_in_mmol_per_mol(value: Decimal | int | str, unit: str, *,
+                          field: str = "value") -> Decimal:
+    """``value`` in ``unit`` as HbA1c in mmol/mol (``units.to_canonical``: converted,
+    rounded, range-checked).
+
+    Raises ``InvalidInput`` whose code is the engine's (``not_a_number``,
+    ``unknown_unit`` or ``out_of_range``) and whose message names ``field``.
+    """
+    try:
+        return units.to_canonical(HBA1C, value, unit)
+    except ValueRefused as refused:
+        message = _hba1c_refusal(refused)
+        raise InvalidInput(message, code=refused.code, fields={field: message}) from refused

@@ -33,7 +33,7 @@ from apps.registry.models import (
     Screening,
 )
 from apps.registry.referral_codes import referral_code_hash
-from prevention_engine.dates import add_months, switch_allowed
+from prevention_engine.dates import add_months, switch_allowed, switch_window_end
 from prevention_engine.findrisc import earns_referral
 
 # --- Prepatients ----------------------------------------------------------------------
@@ -112,6 +112,14 @@ def switch_possible(*, prepatient: Prepatient, today: date | None = None) -> boo
         enrolled_on=prepatient.enrolled_on, switch_months=prepatient.programme.switch_months,
         today=today or clock.today(),
         provider_lost_authorization=current is not None and not current.is_authorized)
+
+
+def switch_window_end_of(*, prepatient: Prepatient) -> date | None:
+    """The last day of the person's window for switching provider (the programme's
+    ``switch_months`` from enrollment); None before enrollment."""
+    if prepatient.enrolled_on is None:
+        return None
+    return switch_window_end(prepatient.enrolled_on, prepatient.programme.switch_months)
 
 
 # --- Screening and referral -------------------------------------------------------------

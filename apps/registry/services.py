@@ -33,7 +33,9 @@ from apps.registry.errors import (
     InvalidTransition,
     ProviderNotAuthorized,
     RatingNotAllowed,
-    ReferralCodeNotValid,
+    ReferralCodeExpired,
+    ReferralCodeUnknown,
+    ReferralCodeUsed,
     SwitchNotAllowed,
 )
 from apps.registry.identity import parse_personnummer
@@ -55,7 +57,12 @@ from apps.registry.models import (
 )
 from apps.registry.population import PopulationRegister, get_population_register
 from apps.registry.referral_codes import format_referral_code, referral_code_hash
-from apps.registry.selectors import RATING_AFTER_MONTHS, STARS, may_rate
+from apps.registry.selectors import (
+    RATING_AFTER_MONTHS,
+    STARS,
+    inclusion_sample_from_lab,
+    may_rate,
+)
 from apps.registry.signals import prepatient_enrolled
 from prevention_engine import findrisc, inclusion, units
 from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
@@ -224,33 +231,96 @@ def _check_taken_on(taken_on: date) -> None:
         raise InvalidInput(fields={"taken_on": _("The sample date is in the future.")})
 
 
-@transaction.atomic
+LAB_REFERENCE_MAX_LENGTH = 64  # InclusionSample.lab_reference
+
+
+def _check_lab_reference(lab_reference: str) -> None:
+    if len(lab_reference) > LAB_REFERENCE_MAX_LENGTH:
+        raise InvalidInput(fields={"lab_reference": _(
+            "The sample ID is at most 64 characters.")})
+
+
+@dataclass(frozen=True)
+class LabSampleReceipt:
+    """What became of a laboratory's inclusion result: stored now, or the same result
+    stored before (``duplicate``); ``sample`` is the stored one either way."""
+
+    sample: InclusionSample
+    duplicate: bool
+
+    @property
+    def stored(self) -> bool:
+        return not self.duplicate
+
+
+def _lab_sample_store(*, code: str, hba1c: Decimal, taken_on: date, lab_reference: str,
+                      accept_duplicate: bool) -> LabSampleReceipt:
+    """Checks the value and date, then, under the referral code's row lock, refuses an
+    unknown, used or expired code (``ReferralCodeUnknown``, ``ReferralCodeUsed``,
+    ``ReferralCodeExpired``; field ``code``) and stores the sample.
+
+    With ``accept_duplicate`` a used code whose sample has the same sample ID, value
+    and date is not refused: that earlier sample is returned as a duplicate.
+    """
+    _check_hba1c(hba1c)
+    _check_taken_on(taken_on)
+    with transaction.atomic():
+        referral = (ReferralCode.objects.select_for_update()
+                    .filter(code_hash=referral_code_hash(code)).select_related("prepatient")
+                    .first())
+        if referral is None:
+            raise ReferralCodeUnknown(fields={"code": _("No referral has this code.")})
+        if referral.used_at is not None:
+            earlier = (inclusion_sample_from_lab(code=code, lab_reference=lab_reference,
+                                                 hba1c=hba1c, taken_on=taken_on)
+                       if accept_duplicate else None)
+            if earlier is not None:
+                return LabSampleReceipt(sample=earlier, duplicate=True)
+            raise ReferralCodeUsed(fields={"code": _("This code has already been used.")})
+        if referral.expires_at <= clock.now():
+            raise ReferralCodeExpired(fields={"code": _("This code has expired.")})
+        referral.used_at = clock.now()
+        referral.save(update_fields=["used_at"])
+        sample = InclusionSample.objects.create(
+            prepatient=referral.prepatient, hba1c=hba1c, taken_on=taken_on,
+            received_at=clock.now(), source=SampleSource.LAB, referral=referral,
+            lab_reference=lab_reference,
+        )
+        _mail_result_arrived(referral.prepatient)
+    return LabSampleReceipt(sample=sample, duplicate=False)
+
+
 def inclusion_sample_record_lab(
     *, code: str, hba1c: Decimal, taken_on: date, lab_reference: str
 ) -> InclusionSample:
-    """A laboratory's HbA1c result against a referral code (single use)."""
-    _check_hba1c(hba1c)
-    _check_taken_on(taken_on)
-    referral = (ReferralCode.objects.select_for_update()
-                .filter(code_hash=referral_code_hash(code)).select_related("prepatient").first())
-    if referral is None:
-        raise ReferralCodeNotValid(code="referral_code_unknown",
-                                   fields={"code": _("No referral has this code.")})
-    if referral.used_at is not None:
-        raise ReferralCodeNotValid(code="referral_code_used",
-                                   fields={"code": _("This code has already been used.")})
-    if referral.expires_at <= clock.now():
-        raise ReferralCodeNotValid(code="referral_code_expired",
-                                   fields={"code": _("This code has expired.")})
-    referral.used_at = clock.now()
-    referral.save(update_fields=["used_at"])
-    sample = InclusionSample.objects.create(
-        prepatient=referral.prepatient, hba1c=hba1c, taken_on=taken_on,
-        received_at=clock.now(), source=SampleSource.LAB, referral=referral,
-        lab_reference=lab_reference,
-    )
-    _mail_result_arrived(referral.prepatient)
-    return sample
+    """A laboratory's HbA1c result (in mmol/mol) against a referral code (single use).
+
+    Raises ``InvalidInput`` (fields ``lab_reference``, ``hba1c``, ``taken_on``) or a
+    ``ReferralCodeNotValid`` (field ``code``); a code used before is refused even for
+    the same result (``inclusion_sample_receive_lab`` answers that as a duplicate).
+    """
+    _check_lab_reference(lab_reference)
+    return _lab_sample_store(code=code, hba1c=hba1c, taken_on=taken_on,
+                             lab_reference=lab_reference, accept_duplicate=False).sample
+
+
+def inclusion_sample_receive_lab(
+    *, code: str, value: Decimal | int | str, unit: str, taken_on: date, lab_reference: str
+) -> LabSampleReceipt:
+    """A laboratory's HbA1c result as sent, against a referral code (single use).
+
+    The value is converted to mmol/mol from its unit (``%`` or ``mmol/mol``, the
+    engine's built-in HbA1c measure). Sending the same result again (same code,
+    sample ID, value and date) is answered with the earlier sample as a duplicate,
+    decided under the code's row lock; a code used for another sample raises
+    ``ReferralCodeUsed``. Every refusal names its field: ``lab_reference``,
+    ``value`` (not a number, unknown unit, implausible), ``taken_on`` or ``code``
+    (``ReferralCodeUnknown``, ``ReferralCodeUsed``, ``ReferralCodeExpired``).
+    """
+    _check_lab_reference(lab_reference)
+    hba1c = rules.hba1c_in_mmol_per_mol(value, unit, field="value")
+    return _lab_sample_store(code=code, hba1c=hba1c, taken_on=taken_on,
+                             lab_reference=lab_reference, accept_duplicate=True)
 
 
 def _mail_result_arrived(prepatient: Prepatient) -> None:

@@ -12,6 +12,7 @@ from apps.registry import selectors
 from apps.registry.identity import parse_personnummer
 from apps.registry.models import Prepatient
 from apps.registry.services import lifecycle_exclude, referral_issue
+from prevention_engine.dates import add_months
 from tests.registry import factories
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,11 @@ def test_only_an_active_person_may_switch() -> None:
         lifecycle_exclude(prepatient=prepatient, reason="other", note="Moved abroad")
         assert not selectors.switch_possible(prepatient=prepatient)
     assert not selectors.switch_possible(prepatient=factories.candidate())
+
+
+def test_the_switch_window_ends_the_programme_s_switch_months_after_enrollment() -> None:
+    prepatient = factories.enrolled_prepatient()  # enrolled on 2026-08-01
+    months = prepatient.programme.switch_months
+    assert selectors.switch_window_end_of(prepatient=prepatient) == add_months(
+        date(2026, 8, 1), months)
+    assert selectors.switch_window_end_of(prepatient=factories.candidate()) is None
