@@ -45,6 +45,7 @@ lock: $(STAMP)
 	  $(PY) -m pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt
 
 ## messages: extract and compile the Swedish translations
+messages: export DEBUG ?= true
 messages: $(STAMP)
 	$(PY) manage.py makemessages -l sv -l en --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks
 	$(PY) manage.py compilemessages --ignore=.venv
