@@ -11,14 +11,18 @@ A programme's inclusion is an ordered list of *checks*. Each check is a
 The first check that refuses decides. A condition is one of:
 
 - ``{"subject": "age" | "bmi" | "measure" | "score", "op": lt|le|gt|ge|eq, "threshold": "…"}``
-  with ``"measure": code, "unit": …`` for a measurement and ``"questionnaire": code``
+  with ``"measure": code, "unit": …`` for a measurement (optionally ``"sources"``, the
+  reporters whose values count, ``"aggregate": "latest" | "mean"`` and ``"days"``, how
+  far back from the day of the decision values count) and ``"questionnaire": code``
   for a questionnaire's score;
 - ``{"subject": "sex", "in": ["F", "M"]}`` and ``{"subject": "priority_area", "is": true}``;
 - ``{"all": [conditions]}`` and ``{"any": [conditions]}``.
 
 The facts about a person are given by the platform (``Facts``): their age, sex, BMI
-and residence, the deciding value of each measure in the condition's unit, and
-the latest score of each questionnaire. A fact a condition needs and that is
+and residence, the samples of each measure in the condition's unit (the condition
+picks its deciding value: the latest, or the mean rounded to 4 decimals, of the
+values from its sources within its days), and the latest score of each
+questionnaire. A fact a condition needs and that is
 missing makes a ``require`` check refuse with ``missing_reason`` (``no_sample``
 for a measure, ``no_questionnaire`` for a score, ``missing_<subject>`` otherwise)
 and a ``refer`` check not hold.
@@ -28,8 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from prevention_engine.arithmetic import mean
 
 OPS = {
     "lt": lambda a, b: a < b,
@@ -42,6 +49,8 @@ NUMERIC_SUBJECTS = ("age", "bmi", "measure", "score")
 SUBJECTS = (*NUMERIC_SUBJECTS, "sex", "priority_area")
 EFFECTS = ("require", "refer")
 SEXES = ("F", "M")
+SOURCES = ("lab", "provider", "self", "device")
+AGGREGATES = ("latest", "mean")
 
 
 class CriterionError(ValueError):
@@ -54,12 +63,20 @@ class CriterionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Sample:
+    taken_on: date
+    value: Decimal  # in the unit the conditions on its measure name
+    source: str  # lab, provider, self or device
+
+
+@dataclass(frozen=True)
 class Facts:
+    on: date | None = None  # the day of the decision (needed by conditions with days)
     age: int | None = None
     sex: str | None = None
     bmi: Decimal | None = None
     priority_area: bool | None = None
-    measures: Mapping[str, Decimal] = field(default_factory=dict)  # code → value in its unit
+    samples: Mapping[str, Sequence[Sample]] = field(default_factory=dict)  # measure → samples
     scores: Mapping[str, int] = field(default_factory=dict)  # questionnaire code → score
 
 
@@ -70,6 +87,9 @@ class Condition:
     threshold: Decimal | None = None
     measure: str = ""
     unit: str = ""
+    sources: tuple[str, ...] = ()  # empty: every source
+    aggregate: str = "latest"
+    days: int | None = None
     questionnaire: str = ""
     values: tuple[str, ...] = ()  # sex
     flag: bool | None = None  # priority area
@@ -140,7 +160,7 @@ def parse_condition(raw: Any, path: str) -> Condition:
         raise CriterionError(f"{path}.subject", f"one of {', '.join(SUBJECTS)}")
     allowed = {"subject"} | {
         "age": {"op", "threshold"}, "bmi": {"op", "threshold"},
-        "measure": {"op", "threshold", "measure", "unit"},
+        "measure": {"op", "threshold", "measure", "unit", "sources", "aggregate", "days"},
         "score": {"op", "threshold", "questionnaire"},
         "sex": {"in"}, "priority_area": {"is"}}[subject]
     unknown = sorted(set(raw) - allowed)
@@ -159,14 +179,23 @@ def parse_condition(raw: Any, path: str) -> Condition:
     if op not in OPS:
         raise CriterionError(f"{path}.op", f"one of {', '.join(OPS)}")
     threshold = _threshold(raw.get("threshold"), f"{path}.threshold")
-    measure = unit = questionnaire = ""
     if subject == "measure":
-        measure = _code(raw, "measure", path)
-        unit = _code(raw, "unit", path)
-    if subject == "score":
-        questionnaire = _code(raw, "questionnaire", path)
-    return Condition(subject=subject, op=op, threshold=threshold, measure=measure, unit=unit,
-                     questionnaire=questionnaire)
+        sources = raw.get("sources", list(SOURCES))
+        if not isinstance(sources, list) or not sources or any(
+                source not in SOURCES for source in sources):
+            raise CriterionError(f"{path}.sources", f"a list of {', '.join(SOURCES)}")
+        aggregate = raw.get("aggregate", "latest")
+        if aggregate not in AGGREGATES:
+            raise CriterionError(f"{path}.aggregate", f"one of {', '.join(AGGREGATES)}")
+        days = raw.get("days")
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool)
+                                 or days < 1):
+            raise CriterionError(f"{path}.days", "a whole number of days from 1")
+        return Condition(subject=subject, op=op, threshold=threshold,
+                         measure=_code(raw, "measure", path), unit=_code(raw, "unit", path),
+                         sources=tuple(sources), aggregate=aggregate, days=days)
+    questionnaire = _code(raw, "questionnaire", path) if subject == "score" else ""
+    return Condition(subject=subject, op=op, threshold=threshold, questionnaire=questionnaire)
 
 
 def _code(raw: Mapping[str, Any], key: str, path: str) -> str:
@@ -254,13 +283,35 @@ def holds(condition: Condition, facts: Facts) -> bool:
     elif subject == "bmi":
         value = facts.bmi
     elif subject == "measure":
-        value = facts.measures.get(condition.measure)
+        value = deciding_value(condition, facts)
     else:
         value = facts.scores.get(condition.questionnaire)
     if value is None:
         raise _Missing(subject, condition.measure or condition.questionnaire)
     assert condition.threshold is not None
     return bool(OPS[condition.op](Decimal(value), condition.threshold))
+
+
+def deciding_value(condition: Condition, facts: Facts) -> Decimal | None:
+    """The value a measure condition compares: of the samples from its sources (within
+    its days up to the day of the decision, both ends included), the latest (on the same
+    day, the later given) or their mean; ``None`` when there is none."""
+    samples = [sample for sample in facts.samples.get(condition.measure, ())
+               if sample.source in condition.sources]
+    if condition.days is not None:
+        if facts.on is None:
+            raise ValueError("a condition with days needs the day of the decision")
+        first = facts.on - timedelta(days=condition.days)
+        samples = [sample for sample in samples if first <= sample.taken_on <= facts.on]
+    if not samples:
+        return None
+    if condition.aggregate == "mean":
+        return mean([sample.value for sample in samples])
+    latest = samples[0]
+    for sample in samples[1:]:
+        if sample.taken_on >= latest.taken_on:
+            latest = sample
+    return latest.value
 
 
 def missing_reason(subject: str) -> str:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prevention_engine import criteria
-from prevention_engine.criteria import CriterionError, Facts
+from prevention_engine.criteria import CriterionError, Facts, Sample
 from prevention_engine.inclusion import (
     InclusionCandidate,
     InclusionParams,
@@ -57,8 +57,8 @@ def test_prediabetes_inclusion_as_data_decides_as_the_coded_rule(
     candidate = InclusionCandidate(consent_valid=True, hba1c=hba1c, age=age, bmi=bmi,
                                    in_vulnerable_area=area, already_enrolled=False)
     coded = inclusion_reason(PARAMS, candidate, today=date(2026, 9, 1), enrolled_count=0)
-    facts = Facts(age=age, bmi=bmi, priority_area=area,
-                  measures={} if hba1c is None else {"hba1c": hba1c})
+    facts = Facts(age=age, bmi=bmi, priority_area=area, samples={} if hba1c is None else {
+        "hba1c": [Sample(date(2026, 8, 1), hba1c, "lab")]})
     verdict = criteria.decide(PREDIABETES, facts)
     expected = "no_sample" if coded is InclusionReason.NO_SAMPLE else coded.value
     assert verdict.reason == expected
@@ -98,7 +98,8 @@ def test_a_refer_check_with_a_missing_value_does_not_refuse() -> None:
         {"subject": "sex", "in": ["F"], "reason": "not_eligible_sex"},
     ])
     assert criteria.decide(checks, Facts(sex="F")).included
-    verdict = criteria.decide(checks, Facts(sex="F", measures={"bp_systolic": Decimal("185")}))
+    verdict = criteria.decide(checks, Facts(sex="F", samples={
+        "bp_systolic": [Sample(date(2027, 3, 1), Decimal("185"), "provider")]}))
     assert (verdict.included, verdict.reason, verdict.seek_care) == (
         False, "severe_hypertension", True)
     assert criteria.decide(checks, Facts(sex="M")).reason == "not_eligible_sex"
@@ -118,6 +119,12 @@ def test_a_refer_check_with_a_missing_value_does_not_refuse() -> None:
     ({"subject": "score", "op": "ge", "threshold": "6", "reason": "x", "measure": "weight"},
      "inclusion[0].measure"),
     ({"subject": "sex", "in": ["W"], "reason": "x"}, "inclusion[0].in"),
+    ({"subject": "measure", "measure": "steps", "unit": "steps/d", "op": "lt",
+      "threshold": "5000", "sources": ["watch"], "reason": "x"}, "inclusion[0].sources"),
+    ({"subject": "measure", "measure": "steps", "unit": "steps/d", "op": "lt",
+      "threshold": "5000", "aggregate": "median", "reason": "x"}, "inclusion[0].aggregate"),
+    ({"subject": "measure", "measure": "steps", "unit": "steps/d", "op": "lt",
+      "threshold": "5000", "days": 0, "reason": "x"}, "inclusion[0].days"),
     ({"subject": "priority_area", "is": "yes", "reason": "x"}, "inclusion[0].is"),
     ({"any": [], "reason": "x"}, "inclusion[0].any"),
     ({"any": [{"subject": "age"}], "reason": "x"}, "inclusion[0].any[0].op"),
@@ -147,3 +154,41 @@ def test_unknown_measures_units_and_questionnaires_are_named() -> None:
     with pytest.raises(CriterionError) as refused:
         criteria.check_known(checks, measures=known, questionnaires=[])
     assert refused.value.path == "inclusion[1].any[0].questionnaire"
+
+
+STEPS = criteria.parse_checks([
+    {"subject": "measure", "measure": "steps", "unit": "steps/d", "sources": ["device"],
+     "aggregate": "mean", "days": 14, "op": "lt", "threshold": "5000",
+     "reason": "active_enough"},
+])
+
+
+def steps(*days_values: tuple[int, str], source: str = "device") -> dict[str, list[Sample]]:
+    return {"steps": [Sample(date(2027, 3, day), Decimal(value), source)
+                      for day, value in days_values]}
+
+
+@pytest.mark.parametrize("samples,on,reason", [
+    # The mean of the last 14 days (both ends): 4000 and 5000 → 4500.
+    (steps((1, "4000"), (15, "5000")), date(2027, 3, 15), "included"),
+    # The 1st is outside 14 days back from the 16th: only 5000 counts.
+    (steps((1, "4000"), (15, "5000")), date(2027, 3, 16), "active_enough"),
+    # Values from another source do not count.
+    (steps((10, "3000"), source="self"), date(2027, 3, 15), "no_sample"),
+    # A value after the day of the decision does not count.
+    (steps((20, "3000")), date(2027, 3, 15), "no_sample"),
+])
+def test_a_measure_is_aggregated_over_its_sources_and_days(
+        samples: dict[str, list[Sample]], on: date, reason: str) -> None:
+    assert criteria.decide(STEPS, Facts(on=on, samples=samples)).reason == reason
+
+
+def test_the_latest_value_decides_and_the_later_given_on_the_same_day() -> None:
+    condition = criteria.parse_condition(
+        {"subject": "measure", "measure": "bmi", "unit": "kg/m2", "sources": ["provider", "lab"],
+         "op": "ge", "threshold": "30"}, "c")
+    samples = {"bmi": [Sample(date(2027, 1, 5), Decimal("31"), "provider"),
+                       Sample(date(2027, 1, 9), Decimal("29"), "self"),
+                       Sample(date(2027, 1, 7), Decimal("29.5"), "lab"),
+                       Sample(date(2027, 1, 7), Decimal("30.5"), "provider")]}
+    assert criteria.deciding_value(condition, Facts(samples=samples)) == Decimal("30.5")
