@@ -274,6 +274,15 @@ def read_criteria(value: Any, path: str) -> tuple[Criterion, ...]:
     return criteria
 
 
+def read_payment(value: Any, path: str) -> Payment:
+    """A payment rule in the format's vocabulary (``per_success``, ``currency``,
+    ``floor_share``, ``ceiling_share``, ``min_attributed``)."""
+    payment = _payment(_obj(value, path), path, per_success="per_success")
+    if payment.floor_share > payment.ceiling_share:
+        raise InvalidSettlementInput(_join(path, "floor_share"), "above the ceiling_share")
+    return payment
+
+
 def read_disqualifiers(value: Any, path: str) -> tuple[Disqualifier, ...]:
     return tuple(_disqualifier(item, _join(path, i)) for i, item in enumerate(_list(value, path)))
 

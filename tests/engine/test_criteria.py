@@ -70,21 +70,21 @@ def test_prediabetes_inclusion_as_data_decides_as_the_coded_rule(
 
 FALLS = criteria.parse_checks([
     {"subject": "age", "op": "ge", "threshold": "70", "reason": "age_out_of_range"},
-    {"any": [{"subject": "score", "questionnaire": "fall-history", "op": "ge", "threshold": "1"},
-             {"subject": "score", "questionnaire": "short-fes-i", "op": "ge",
+    {"any": [{"subject": "score", "questionnaire": "fall_history", "op": "ge", "threshold": "1"},
+             {"subject": "score", "questionnaire": "short_fes_i", "op": "ge",
               "threshold": "11"}],
      "reason": "no_fall_risk"},
 ])
 
 
 @pytest.mark.parametrize("age,scores,reason", [
-    (72, {"fall-history": 1, "short-fes-i": 7}, "included"),
-    (72, {"fall-history": 0, "short-fes-i": 11}, "included"),
-    (72, {"fall-history": 0, "short-fes-i": 10}, "no_fall_risk"),
-    (72, {"fall-history": 1}, "included"),  # one answered member that holds is enough
-    (72, {"short-fes-i": 9}, "no_questionnaire"),  # the other could still hold
-    (69, {"fall-history": 1}, "age_out_of_range"),
-    (None, {"fall-history": 1}, "missing_age"),
+    (72, {"fall_history": 1, "short_fes_i": 7}, "included"),
+    (72, {"fall_history": 0, "short_fes_i": 11}, "included"),
+    (72, {"fall_history": 0, "short_fes_i": 10}, "no_fall_risk"),
+    (72, {"fall_history": 1}, "included"),  # one answered member that holds is enough
+    (72, {"short_fes_i": 9}, "no_questionnaire"),  # the other could still hold
+    (69, {"fall_history": 1}, "age_out_of_range"),
+    (None, {"fall_history": 1}, "missing_age"),
 ])
 def test_an_any_group_holds_on_one_member(age: int | None, scores: dict[str, int],
                                           reason: str) -> None:

@@ -95,7 +95,7 @@ def test_ucla3_scores_three_to_nine_on_every_combination() -> None:
 @pytest.mark.parametrize("total,band", [(7, "low"), (8, "low"), (9, "moderate"),
                                         (13, "moderate"), (14, "high"), (28, "high")])
 def test_short_fes_i_bands(total: int, band: str) -> None:
-    fes = load("short-fes-i")
+    fes = load("short_fes_i")
     assert fes.score_range == (7, 28) and len(fes.items) == 7
     found = questionnaire.band_of(fes, total)
     assert found is not None and found.code == band
