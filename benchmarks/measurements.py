@@ -36,12 +36,8 @@ from apps.core import clock
 from apps.demo.simulation import ProgrammeSimulation, SimulationSummary
 from apps.measurements.models import Measurement, MeasurementType, ReporterKind
 from apps.measurements.rules import TYPES
-from apps.measurements.services import (
-    MeasurementInput,
-    Reporter,
-    followups_overdue,
-    measurements_record_batch,
-)
+from apps.measurements.selectors import followups_overdue
+from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient

@@ -34,18 +34,18 @@ from apps.api.views import (
     provider_of,
 )
 from apps.core.access import record_access, record_access_many
-from apps.core.errors import NotFound
 from apps.core.models import AccessPurpose
 from apps.providers.models import Scope
 from apps.settlements import selectors
-from apps.settlements.explain import explain, measure_names
+from apps.settlements.errors import SettlementNotFound
+from apps.settlements.explain import explain
 from apps.settlements.models import (
     DISPUTE_REASON_MAX,
     Dispute,
     DisputeStatus,
     PrepatientLine,
 )
-from apps.settlements.services import LineNotDisputable, dispute_raise
+from apps.settlements.services import dispute_raise_for
 
 
 def _is_run_number(text: str) -> bool:
@@ -117,7 +117,7 @@ class LineSerializer(serializers.Serializer):
         return list(line.evidence or [])
 
     def get_explanation(self, line: PrepatientLine) -> str:
-        names = self.context.setdefault("measure_names", measure_names())
+        names = self.context.setdefault("measure_names", selectors.measure_names())
         return explain(line, names, window_days=line.run.programme.outcome_window_days)
 
 
@@ -159,7 +159,7 @@ class SettlementLinesView(ProviderListView):
     def get(self, request: Request, run_id: str) -> Response:
         if not _is_run_number(run_id) or not selectors.provider_has_settlement(
                 provider_of(request), int(run_id)):
-            raise NotFound(code="settlement_not_found")
+            raise SettlementNotFound()
         page = self.paginate_queryset(self.get_queryset())
         assert page is not None
         record_access_many(subjects=[line.prepatient for line in page],
@@ -295,16 +295,12 @@ class DisputeRaiseView(OrganisationView):
     def post(self, request: Request, run_id: str, pseudonym: str) -> Response:
         body = DisputeRaiseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        line = None
-        if _is_run_number(run_id):
-            line = selectors.provider_settlement_line(provider_of(request), int(run_id),
-                                                      pseudonym)
-        if line is None:
-            raise LineNotDisputable()
         caller = caller_of(request)
-        dispute = dispute_raise(line=line, reason=body.validated_data["reason"],
-                                credential=caller.credential)
-        record_access(subject=line.prepatient, purpose=AccessPurpose.SETTLEMENT,
+        dispute = dispute_raise_for(provider=provider_of(request),
+                                    run_id=int(run_id) if _is_run_number(run_id) else None,
+                                    pseudonym=pseudonym, reason=body.validated_data["reason"],
+                                    credential=caller.credential)
+        record_access(subject=dispute.line.prepatient, purpose=AccessPurpose.SETTLEMENT,
                       what="api settlement dispute raised",
                       organisation=caller.organisation_label)
         dispute = selectors.provider_dispute(provider_of(request), dispute.pk)

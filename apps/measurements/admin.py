@@ -275,7 +275,7 @@ class SafetyNoticeAdmin(AccessLoggedChangelist):
 
 
 class FollowUpStatusFilter(admin.SimpleListFilter):
-    """Defaults to "overdue" (as ``services.followups_overdue``): the caseworkers' list."""
+    """Defaults to "overdue" (as ``selectors.followups_overdue``): the caseworkers' list."""
 
     title = _("status")
     parameter_name = "status"

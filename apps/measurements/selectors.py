@@ -41,6 +41,7 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -60,6 +61,7 @@ from django.db.models.lookups import LessThan
 
 from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
+from apps.measurements import rules
 from apps.measurements.models import (
     FollowUpDue,
     Measurement,
@@ -72,6 +74,7 @@ from apps.providers.models import Provider
 from apps.registry.models import LifecycleEvent, LifecycleEventType, Prepatient, PrepatientState
 from prevention_engine import followup
 from prevention_engine.settlement import paid_count
+from prevention_engine.units import Conversion
 
 HBA1C = "hba1c"
 MONTHS_PER_QUARTER = 3
@@ -257,6 +260,58 @@ def measurement_type_by_code(code: str) -> MeasurementType | None:
     return MeasurementType.objects.filter(code=code).first()
 
 
+def type_specs() -> dict[str, tuple[MeasurementType, rules.TypeSpec]]:
+    """The types as stored (data, editable by caseworkers) with their rule specs."""
+    specs = {}
+    for kind in MeasurementType.objects.prefetch_related("units"):
+        specs[kind.code] = (kind, rules.TypeSpec(
+            code=kind.code, canonical_unit=kind.canonical_unit,
+            decimal_places=kind.decimal_places, plausible_min=kind.plausible_min,
+            plausible_max=kind.plausible_max,
+            conversions=tuple(Conversion(u.unit, u.subtract, u.multiply)
+                              for u in kind.units.all()),
+            label=kind.name,
+        ))
+    return specs
+
+
+@dataclass(frozen=True)
+class AcceptedCodes:
+    """What LOINC codes and units the intake accepts, from the measurement types (data).
+
+    ``loinc``: LOINC code -> (type code, the unit the code implies or ""): each
+    reported (not derived) type's own code, then the codes that imply a unit
+    (``rules.UNIT_LOINC``) of the types that exist. ``units``: type code -> its
+    accepted units, the canonical unit first.
+    """
+
+    loinc: dict[str, tuple[str, str]]
+    units: dict[str, tuple[str, ...]]
+
+
+def accepted_loinc_codes() -> AcceptedCodes:
+    """The LOINC codes and units the platform accepts (one query for the types and
+    one for their units)."""
+    specs = type_specs()
+    loinc: dict[str, tuple[str, str]] = {}
+    for kind, spec in specs.values():
+        if kind.loinc and not kind.derived:
+            loinc[kind.loinc] = (spec.code, "")
+    loinc.update({code: meaning for code, meaning in rules.UNIT_LOINC.items()
+                  if meaning[0] in specs})
+    return AcceptedCodes(loinc=loinc,
+                         units={code: spec.accepted_units for code, (_k, spec) in specs.items()})
+
+
+def measurement_type_names(codes: Iterable[str] | None = None) -> dict[str, str]:
+    """Type codes and their names in the active language: of every type, or only of
+    ``codes`` (no query when ``codes`` is empty)."""
+    kinds = MeasurementType.objects.all()
+    if codes is not None:
+        kinds = kinds.filter(code__in=set(codes))
+    return {kind.code: kind.name for kind in kinds}
+
+
 # --- One prepatient -----------------------------------------------------------------------
 
 
@@ -280,12 +335,72 @@ def overdue(queryset: QuerySet[FollowUpDue], today: date | None = None) -> Query
     and today is after its due date: ``completed_at IS NULL AND due_on < today``);
     a test compares the two on generated dates. Every "overdue" the platform shows
     in a list or filters by is this queryset: the caseworkers' list
-    (``services.followups_overdue`` and the admin's filter) and a provider's
+    (``followups_overdue`` below and the admin's filter) and a provider's
     ``overdue`` filter (``provider_prepatients`` below).
     """
     today = today or clock.today()
     return queryset.filter(completed_at__isnull=True, due_on__lt=today,
                            prepatient__state=PrepatientState.ACTIVE)
+
+
+def followups_overdue(*, today: date | None = None,
+                      provider: Provider | None = None) -> QuerySet[FollowUpDue]:
+    """Overdue due dates (``overdue``) of active prepatients; oldest first.
+
+    For a provider: only its own listed prepatients with valid consent.
+    """
+    today = today or clock.today()
+    rows = overdue(FollowUpDue.objects.all(), today)
+    if provider is not None:
+        rows = rows.filter(prepatient__in=prepatients_for_provider(provider))
+    return rows.select_related("prepatient", "prepatient__current_provider").order_by(
+        "due_on", "prepatient_id")
+
+
+# --- One prepatient's follow-up and safety notices -----------------------------------------
+
+
+def followup_status(*, prepatient: Prepatient) -> list[dict[str, Any]]:
+    """Each due date with its window, completeness and the types still missing."""
+    required = list(prepatient.programme.followup_measures)
+    taken: dict[str, list[date]] = defaultdict(list)
+    for code, day in Measurement.objects.filter(
+        prepatient=prepatient, superseded_by__isnull=True, type__code__in=required,
+    ).values_list("type__code", "taken_on"):
+        taken[code].append(day)
+    today = clock.today()
+    return [{
+        "index": due.index, "due_on": due.due_on, "window_start": due.window_start,
+        "window_end": due.window_end, "complete": due.completed_at is not None,
+        "missing": followup.missing_types(required, taken, due.window_start, due.window_end),
+        "overdue": followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
+                                    today=today),
+    } for due in FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")]
+
+
+def followup_dues_of(prepatient: Prepatient) -> QuerySet[FollowUpDue]:
+    """The prepatient's due dates, by their number."""
+    return FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")
+
+
+def measurements_of(prepatient: Prepatient) -> QuerySet[Measurement]:
+    """Every value of the prepatient, corrections included, oldest first, with its type
+    and the value that corrects it (if any) joined."""
+    return (Measurement.objects.filter(prepatient=prepatient)
+            .select_related("type", "superseded_by").order_by("taken_on", "pk"))
+
+
+def safety_notices_of(prepatient: Prepatient) -> QuerySet[SafetyNotice]:
+    """The prepatient's safety notices, open or closed, oldest first, with the value that
+    raised each."""
+    return (SafetyNotice.objects.filter(prepatient=prepatient)
+            .select_related("measurement").order_by("raised_at", "pk"))
+
+
+def safety_notices_open() -> QuerySet[SafetyNotice]:
+    """Every safety notice not yet closed by a lower value."""
+    return SafetyNotice.objects.filter(closed_by__isnull=True).select_related(
+        "prepatient", "measurement", "provider")
 
 
 # --- A provider's prepatients (the API) -------------------------------------------------
@@ -351,24 +466,31 @@ def provider_prepatient(provider: Provider, pseudonym: str) -> Prepatient | None
     return provider_prepatients(provider).filter(pseudonym=pseudonym).first()
 
 
-def prepatient_history(prepatient: Prepatient, *,
-                       type_code: str | None = None) -> QuerySet[Measurement]:
+def provider_reporter_reference(provider: Provider) -> str:
+    """The reporter reference the provider's values are stored under
+    (``services.Reporter.for_provider``)."""
+    return f"provider:{provider.pk}"
+
+
+def prepatient_history(prepatient: Prepatient, *, type_code: str | None = None,
+                       provider: Provider | None = None) -> QuerySet[Measurement]:
     """Every value of the prepatient, newest first, corrections included (only those of
-    the measurement type ``type_code`` when given)."""
+    the measurement type ``type_code`` when given).
+
+    With ``provider`` (the reader) each row has ``shown_source_reference``: its source
+    reference when the provider reported the value, otherwise None (a provider sees
+    only its own references).
+    """
     rows = (Measurement.objects.filter(prepatient=prepatient)
             .select_related("type", "supersedes")
             .annotate(superseded=Exists(Measurement.objects.filter(supersedes=OuterRef("pk")))))
     if type_code:
         rows = rows.filter(type__code=type_code)
+    if provider is not None:
+        rows = rows.annotate(shown_source_reference=Case(
+            When(reporter=provider_reporter_reference(provider), then=F("source_reference")),
+            default=Value(None), output_field=CharField()))
     return rows
-
-
-def measurement_ids_by_reference(*, reporter: str,
-                                 references: Iterable[str]) -> list[tuple[str, int]]:
-    """``(source_reference, id)`` of the values ``reporter`` stored under ``references``."""
-    return list(Measurement.objects.filter(
-        reporter=reporter, source_reference__in=references).values_list(
-        "source_reference", "pk"))
 
 
 # --- A provider's dashboard ---------------------------------------------------------------

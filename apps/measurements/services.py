@@ -38,12 +38,17 @@ from apps.measurements.models import (
     ReporterKind,
     SafetyNotice,
 )
+
+# Readers that moved to the selectors, still importable from here for apps.api.views.
+from apps.measurements.selectors import followup_status as followup_status
+from apps.measurements.selectors import followups_overdue as followups_overdue
+from apps.measurements.selectors import type_specs as type_specs
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import ExclusionReason, LifecycleEvent, Prepatient, PrepatientState
 from apps.registry.services import lifecycle_complete, lifecycle_exclude
 from prevention_engine import followup
-from prevention_engine.units import Conversion, plausible
+from prevention_engine.units import plausible
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +66,8 @@ class Reporter:
 
     @classmethod
     def for_provider(cls, provider: Provider) -> Reporter:
-        return cls(ReporterKind.PROVIDER, f"provider:{provider.pk}", provider)
+        return cls(ReporterKind.PROVIDER, selectors.provider_reporter_reference(provider),
+                   provider)
 
     @classmethod
     def for_lab(cls, name: str) -> Reporter:
@@ -137,24 +143,6 @@ class BatchResult:
         return self.count("error")
 
 
-# --- Types ---------------------------------------------------------------------
-
-
-def type_specs() -> dict[str, tuple[MeasurementType, rules.TypeSpec]]:
-    """The types as stored (data, editable by caseworkers) with their rule specs."""
-    specs = {}
-    for kind in MeasurementType.objects.prefetch_related("units"):
-        specs[kind.code] = (kind, rules.TypeSpec(
-            code=kind.code, canonical_unit=kind.canonical_unit,
-            decimal_places=kind.decimal_places, plausible_min=kind.plausible_min,
-            plausible_max=kind.plausible_max,
-            conversions=tuple(Conversion(u.unit, u.subtract, u.multiply)
-                              for u in kind.units.all()),
-            label=kind.name,
-        ))
-    return specs
-
-
 # --- Intake --------------------------------------------------------------------
 
 
@@ -216,7 +204,7 @@ def _unreadable(index: int, item: UnreadableItem) -> ItemResult:
 
 def _record_batch(items: Sequence[MeasurementInput | UnreadableItem], reporter: Reporter,
                   all_or_nothing: bool) -> BatchResult:
-    specs = type_specs()
+    specs = selectors.type_specs()
     readable = [item for item in items if not isinstance(item, UnreadableItem)]
     allowed = _allowed_prepatients(reporter, (item.prepatient for item in readable))
     references = [ref for item in readable if (ref := item.source_reference.strip())]
@@ -428,38 +416,6 @@ def followups_refresh(*, prepatient_ids: Iterable[int]) -> int:
     return marked
 
 
-def followups_overdue(*, today: date | None = None,
-                      provider: Provider | None = None) -> QuerySet[FollowUpDue]:
-    """Overdue due dates (``selectors.overdue``) of active prepatients; oldest first.
-
-    For a provider: only its own listed prepatients with valid consent.
-    """
-    today = today or clock.today()
-    rows = selectors.overdue(FollowUpDue.objects.all(), today)
-    if provider is not None:
-        rows = rows.filter(prepatient__in=prepatients_for_provider(provider))
-    return rows.select_related("prepatient", "prepatient__current_provider").order_by(
-        "due_on", "prepatient_id")
-
-
-def followup_status(*, prepatient: Prepatient) -> list[dict[str, Any]]:
-    """Each due date with its window, completeness and the types still missing."""
-    required = list(prepatient.programme.followup_measures)
-    taken: dict[str, list[date]] = defaultdict(list)
-    for code, day in Measurement.objects.filter(
-        prepatient=prepatient, superseded_by__isnull=True, type__code__in=required,
-    ).values_list("type__code", "taken_on"):
-        taken[code].append(day)
-    today = clock.today()
-    return [{
-        "index": due.index, "due_on": due.due_on, "window_start": due.window_start,
-        "window_end": due.window_end, "complete": due.completed_at is not None,
-        "missing": followup.missing_types(required, taken, due.window_start, due.window_end),
-        "overdue": followup.overdue(due_on=due.due_on, complete=due.completed_at is not None,
-                                    today=today),
-    } for due in FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")]
-
-
 # --- Periodic work (Celery beat), each idempotent ----------------------------------
 
 
@@ -591,9 +547,3 @@ def _raise_notice(prepatient: Prepatient, value: Measurement) -> SafetyNotice:
         transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
     logger.info("Safety notice %s raised", notice.pk)
     return notice
-
-
-def safety_notices_open() -> QuerySet[SafetyNotice]:
-    return SafetyNotice.objects.filter(closed_by__isnull=True).select_related(
-        "prepatient", "measurement", "provider")
-

@@ -33,7 +33,7 @@ from apps.measurements.selectors import measurement_type_by_code
 from apps.programs.selectors import programme_menu, programmes_in_order
 from apps.settlements import forecast, forecast_charts, selectors
 from apps.settlements.admin_forms import ComputeAgainForm, PrepareForm
-from apps.settlements.explain import explain, measure_names
+from apps.settlements.explain import explain
 from apps.settlements.export import run_input_lines
 from apps.settlements.models import (
     PrepatientLine,
@@ -263,7 +263,7 @@ class SettlementRunAdmin(ActionFormAdmin):
         if line is None:
             raise Http404(_("The provider has no line in this run."))
         lines = list(selectors.provider_report_lines(run, provider_id))
-        names = measure_names()
+        names = selectors.measure_names()
         for item in lines:
             item.explanation = explain(  # type: ignore[attr-defined]
                 item, names, window_days=run.programme.outcome_window_days)
@@ -322,7 +322,7 @@ class PrepatientLineAdmin(ReadOnlyAdmin):
     raw_id_fields = ("run", "prepatient")
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
-        self._names = measure_names()
+        self._names = selectors.measure_names()
         return super().get_changelist_instance(request)
 
     @admin.display(description=_("Which rule decided"))

@@ -51,6 +51,13 @@ class RunNotExportable(Conflict):
     code = "run_not_exportable"
 
 
+class SettlementNotFound(NotFound):
+    """No visible run of this number has a line for the provider (the message is
+    ``NotFound``'s)."""
+
+    code = "settlement_not_found"
+
+
 # --- Disputes of settlement lines -----------------------------------------------------------
 
 

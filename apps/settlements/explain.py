@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.measurements.models import MeasurementType
+from apps.settlements.selectors import measure_names
 from prevention_engine.model import SYMBOLS
 
 # Words for the disqualifiers' reason codes the programmes use; any other code is
@@ -39,11 +39,6 @@ class Line(Protocol):
     end_date: date
     decided_on: date | None
     evidence: Any
-
-
-def measure_names() -> dict[str, str]:
-    """Measurement type codes and their names in the active language."""
-    return {kind.code: kind.name for kind in MeasurementType.objects.all()}
 
 
 def _day(value: str | date) -> str:
@@ -103,7 +98,8 @@ def _disqualifier(entry: Mapping[str, Any], name: str) -> str:
 
 
 def explain(line: Line, names: Mapping[str, str] | None = None, window_days: int = 0) -> str:
-    """One sentence saying which rule decided the line."""
+    """One sentence saying which rule decided the line; ``names``: the measures' names
+    by code (``selectors.measure_names()`` when not given)."""
     names = names if names is not None else measure_names()
     reason, on = line.reason, line.decided_on
     evidence = list(line.evidence or [])

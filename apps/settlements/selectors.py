@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from apps.measurements.selectors import measurement_type_names
 from apps.providers.models import Provider
 from apps.settlements.models import (
     Dispute,
@@ -70,6 +71,15 @@ def provider_disputes(provider: Provider, *, status: str | None = None, run_id: 
 def provider_dispute(provider: Provider, dispute_id: int) -> Dispute:
     """One of the provider's disputes (``Dispute.DoesNotExist`` if it is not theirs)."""
     return provider_disputes(provider).get(pk=dispute_id)
+
+
+# --- Explanations --------------------------------------------------------------------------
+
+
+def measure_names() -> dict[str, str]:
+    """Measurement type codes and their names in the active language (the words
+    ``explain.explain`` names the measures by)."""
+    return measurement_type_names()
 
 
 # --- The back-office ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from apps.core.errors import InvalidInput, NotFound, PermissionDenied
 from apps.core.events import publish_to_provider
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
-from apps.settlements import events
+from apps.settlements import events, selectors
 from apps.settlements.errors import (
     BudgetExceeded,
     DisputeAlreadyOpen,
@@ -456,6 +456,19 @@ def dispute_raise(*, line: PrepatientLine, reason: str, credential: ApiCredentia
             if Dispute.objects.filter(line=line, status=DisputeStatus.OPEN).exists():
                 raise DisputeAlreadyOpen() from error
             raise
+
+
+def dispute_raise_for(*, provider: Provider, run_id: int | None, pseudonym: str, reason: str,
+                      credential: ApiCredential) -> Dispute:
+    """The provider disputes its line for the programme ID ``pseudonym`` in the visible run
+    ``run_id`` (``dispute_raise``); ``LineNotDisputable`` when it has no such line.
+    ``run_id`` None: the caller was given no run number the database can hold."""
+    line = None
+    if run_id is not None:
+        line = selectors.provider_settlement_line(provider, run_id, pseudonym)
+    if line is None:
+        raise LineNotDisputable()
+    return dispute_raise(line=line, reason=reason, credential=credential)
 
 
 def dispute_resolve(*, dispute: Dispute, decision: DisputeStatus | str, reason: str,

@@ -3,8 +3,8 @@
 Every reader here starts from the signed-in person's own record (or from public
 data: the programme, authorized providers); none takes a person's id from the
 URL. What belongs to one lower app is read by that app's selectors (registry,
-consent, providers); these compose them into what a page shows. Views call
-these and render; the words a page uses stay in the views.
+consent, providers, measurements); these compose them into what a page shows.
+Views call these and render; the words a page uses stay in the views.
 """
 
 from __future__ import annotations
@@ -18,9 +18,15 @@ from django.db.models import Case, F, QuerySet, When
 from apps.consent.models import ConsentEvent, ConsentKind, ConsentText
 from apps.consent.selectors import consent_events, consent_text_current, consent_withdrawn_on
 from apps.core import clock
-from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, SafetyNotice
-from apps.measurements.selectors import SeriesPoint, hba1c_series
-from apps.measurements.services import followup_status
+from apps.measurements.selectors import (
+    SeriesPoint,
+    followup_dues_of,
+    followup_status,
+    hba1c_series,
+    measurement_type_names,
+    measurements_of,
+    safety_notices_of,
+)
 from apps.programs.models import Programme
 from apps.programs.selectors import earliest_programme
 from apps.providers.models import CoachType, DeliveryMode, Provider
@@ -254,7 +260,7 @@ def _followups(prepatient: Prepatient) -> dict[str, Any]:
                         due_on=row["due_on"], complete=row["complete"], today=today,
                         grace_days=grace)), None)
     codes = {code for row in (upcoming, overdue) if row for code in row["missing"]}
-    names = {item.code: item.name for item in MeasurementType.objects.filter(code__in=codes)}
+    names = measurement_type_names(codes)
 
     def named(row: dict[str, Any] | None) -> dict[str, Any] | None:
         if row is None:
@@ -334,8 +340,7 @@ def _iso(value: Any) -> Any:
 def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]:
     """Everything stored about the person, readable (never hashes or keys)."""
     prepatient = prepatient_detail(prepatient=prepatient)
-    measurements = (Measurement.objects.filter(prepatient=prepatient)
-                    .select_related("type", "superseded_by").order_by("taken_on", "pk"))
+    measurements = measurements_of(prepatient)
     return {
         "exported_at": _iso(clock.now()),
         "account": {"email": user.email, "created": _iso(user.date_joined)},
@@ -384,13 +389,12 @@ def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]
         "follow_up_due_dates": [{
             "number": f.index, "due_on": _iso(f.due_on), "window_from": _iso(f.window_start),
             "window_to": _iso(f.window_end), "complete_since": _iso(f.completed_at),
-        } for f in FollowUpDue.objects.filter(prepatient=prepatient).order_by("index")],
+        } for f in followup_dues_of(prepatient)],
         "safety_notices": [{
             "raised": _iso(n.raised_at), "value_taken_on": _iso(n.measurement.taken_on),
             "hba1c_mmol_mol": n.measurement.value, "you_were_told": _iso(n.prepatient_notified_at),
             "closed": n.closed_by_id is not None,
-        } for n in SafetyNotice.objects.filter(prepatient=prepatient)
-            .select_related("measurement").order_by("raised_at", "pk")],
+        } for n in safety_notices_of(prepatient)],
         "listings": [{
             "provider": item.provider.name, "from": _iso(item.valid_from),
             "reason": item.reason, "recorded": _iso(item.created_at),

@@ -7,13 +7,8 @@ from django.core import mail
 
 from apps.core import clock
 from apps.measurements.models import FollowUpDue, FollowUpReminder
-from apps.measurements.services import (
-    MeasurementInput,
-    Reporter,
-    followup_status,
-    followups_overdue,
-    measurements_record_batch,
-)
+from apps.measurements.selectors import followup_status, followups_overdue
+from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.measurements.tasks import (
     complete_ended_periods,
     exclude_missed_followups,

@@ -7,12 +7,8 @@ from django.core import mail
 
 from apps.core import clock
 from apps.measurements.models import SafetyNotice
-from apps.measurements.services import (
-    MeasurementInput,
-    Reporter,
-    measurements_record_batch,
-    safety_notices_open,
-)
+from apps.measurements.selectors import safety_notices_open
+from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,25 +13,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.core import clock
 from apps.measurements import selectors
-from apps.measurements.models import FollowUpDue
+from apps.measurements.models import AcceptedUnit, FollowUpDue, Measurement, MeasurementType
 from apps.measurements.selectors import (
     ProviderCompliance,
     QuarterFigure,
     SeriesPoint,
+    followups_overdue,
     is_overdue,
     provider_prepatients,
 )
-from apps.measurements.services import (
-    MeasurementInput,
-    Reporter,
-    followups_overdue,
-    measurements_record_batch,
-)
+from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import ExclusionReason, Prepatient, PrepatientState
@@ -358,3 +355,109 @@ def test_the_overdue_filter_and_each_rows_overdue_follow_the_engine_rule(
     assert set(provider_prepatients(provider, today=today, overdue=False)
                .values_list("pk", flat=True)) == {pk for pk, late in expected.items()
                                                   if not late}
+
+
+# --- Types ---------------------------------------------------------------------------------
+
+
+def test_the_accepted_loinc_codes_and_units_come_from_the_types(
+    programme: Programme, django_assert_num_queries: Any,
+) -> None:
+    glucose = MeasurementType.objects.create(
+        code="glucose", name_sv="Glukos", name_en="Glucose", loinc="2345-7",
+        canonical_unit="mmol/L", decimal_places=1, plausible_min=Decimal("1"),
+        plausible_max=Decimal("40"))
+    AcceptedUnit.objects.create(type=glucose, unit="mg/dL", multiply=Decimal("0.0555"))
+
+    with django_assert_num_queries(2):  # the types, their units
+        codes = selectors.accepted_loinc_codes()
+
+    assert type(codes.loinc) is dict and type(codes.units) is dict
+    # A type's own code implies no unit; a code of UNIT_LOINC implies one.
+    assert codes.loinc["29463-7"] == ("weight", "")
+    assert codes.loinc["2345-7"] == ("glucose", "")
+    assert codes.loinc["59261-8"] == ("hba1c", "mmol/mol")
+    assert codes.loinc["4548-4"] == ("hba1c", "%")
+    # A derived type (BMI) is not reported, and a type without a LOINC code has none.
+    assert "39156-5" not in codes.loinc
+    assert "findrisc" not in {code for code, _unit in codes.loinc.values()}
+    assert codes.units["hba1c"] == ("mmol/mol", "%")
+    assert codes.units["glucose"] == ("mmol/L", "mg/dL")
+    assert codes.units["findrisc"] == ("score",)
+    assert set(codes.units) == set(MeasurementType.objects.values_list("code", flat=True))
+
+
+def test_a_unit_loinc_code_of_a_type_that_does_not_exist_is_not_accepted(
+    programme: Programme,
+) -> None:
+    MeasurementType.objects.filter(code="hba1c").delete()
+    codes = selectors.accepted_loinc_codes()
+    assert "59261-8" not in codes.loinc and "4548-4" not in codes.loinc
+    assert "hba1c" not in codes.units
+
+
+def test_measurement_type_names_are_in_the_active_language(
+    programme: Programme, django_assert_num_queries: Any,
+) -> None:
+    with translation.override("sv"):
+        assert selectors.measurement_type_names(["weight", "hdl", "unknown"]) == {
+            "weight": "Vikt", "hdl": "HDL-kolesterol"}
+    with translation.override("en"):
+        names = selectors.measurement_type_names()
+    assert names["weight"] == "Weight"
+    assert set(names) == set(MeasurementType.objects.values_list("code", flat=True))
+    with django_assert_num_queries(0):
+        assert selectors.measurement_type_names([]) == {}
+
+
+# --- One prepatient ---------------------------------------------------------------------------
+
+
+def test_a_provider_sees_only_the_source_references_it_reported(
+    enrolled: Prepatient, provider: Provider,
+) -> None:
+    own = record(enrolled, date(2026, 9, 1), "44", reporter=Reporter.for_provider(provider))
+    lab = record(enrolled, date(2026, 9, 2), "45")
+    record(enrolled, date(2026, 9, 3), "80", code="weight", unit="kg")
+
+    shown = {m.source_reference: m.shown_source_reference
+             for m in selectors.prepatient_history(enrolled, provider=provider)}
+    assert shown[own] == own and shown[lab] is None and len(shown) == 3
+    other = ProviderFactory()
+    assert {m.shown_source_reference
+            for m in selectors.prepatient_history(enrolled, provider=other)} == {None}
+    only_hba1c = selectors.prepatient_history(enrolled, type_code="hba1c", provider=provider)
+    assert {m.source_reference for m in only_hba1c} == {own, lab}
+    # Without a provider the history is as before: no reference is decided for anyone.
+    plain = list(selectors.prepatient_history(enrolled))
+    assert len(plain) == 3 and not hasattr(plain[0], "shown_source_reference")
+
+
+def test_a_providers_reporter_reference_is_the_one_its_values_are_stored_under(
+    enrolled: Prepatient, provider: Provider,
+) -> None:
+    reference = selectors.provider_reporter_reference(provider)
+    assert Reporter.for_provider(provider).reference == reference
+    record(enrolled, date(2026, 9, 1), "44", reporter=Reporter.for_provider(provider))
+    assert Measurement.objects.get(prepatient=enrolled).reporter == reference
+
+
+def test_a_prepatients_values_due_dates_and_notices_for_the_export(
+    enrolled: Prepatient, make_candidate: Callable[..., Prepatient],
+) -> None:
+    someone_else = enroll(make_candidate)
+    record(someone_else, date(2026, 9, 1), "50")
+    high = record(enrolled, date(2026, 9, 5), "49")
+    wrong = record(enrolled, date(2026, 9, 1), "40")
+    record(enrolled, date(2026, 9, 1), "41", corrects=wrong, reported_on=date(2026, 9, 6))
+
+    values = list(selectors.measurements_of(enrolled))
+    assert [(m.taken_on, m.source_reference) for m in values][-1] == (date(2026, 9, 5), high)
+    assert [m.taken_on for m in values] == sorted(m.taken_on for m in values)
+    assert [hasattr(m, "superseded_by") for m in values
+            if m.type.code == "hba1c"] == [True, False, False]
+    dues = list(selectors.followup_dues_of(enrolled))
+    assert dues and [due.index for due in dues] == list(range(len(dues)))
+    assert {due.prepatient_id for due in dues} == {enrolled.pk}
+    notices = list(selectors.safety_notices_of(enrolled))
+    assert [notice.measurement.source_reference for notice in notices] == [high]

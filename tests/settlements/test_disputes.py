@@ -36,6 +36,7 @@ from apps.settlements.models import (
 )
 from apps.settlements.services import (
     dispute_raise,
+    dispute_raise_for,
     dispute_resolve,
     settlement_approve,
     settlement_compute,
@@ -154,6 +155,46 @@ def test_lines_of_a_run_that_is_not_computed_cannot_be_disputed(
     SettlementRun.objects.filter(pk=line.run_id).update(status=status)
     with pytest.raises(LineNotDisputable):
         dispute_raise(line=line, reason="Wrong.", credential=key)
+
+
+def test_a_provider_disputes_its_line_by_run_number_and_programme_id(
+    line: PrepatientLine, key: ApiCredential, provider: Provider,
+) -> None:
+    dispute = dispute_raise_for(provider=provider, run_id=line.run_id,
+                                pseudonym=line.pseudonym, reason=" Wrong. ", credential=key)
+    assert (dispute.line_id, dispute.provider_id, dispute.reason) == (
+        line.pk, provider.pk, "Wrong.")
+
+
+@pytest.mark.parametrize("where", ["no run number", "another run", "another programme ID",
+                                   "another provider", "not computed"])
+def test_a_line_that_is_not_the_providers_to_dispute_is_not_found(
+    line: PrepatientLine, key: ApiCredential, provider: Provider, where: str,
+) -> None:
+    run_id: int | None = line.run_id
+    pseudonym, asking = line.pseudonym, provider
+    if where == "no run number":
+        run_id = None
+    elif where == "another run":
+        run_id = line.run_id + 1
+    elif where == "another programme ID":
+        pseudonym = "P-NOBODY"
+    elif where == "another provider":
+        asking = cast(Provider, ProviderFactory())
+    else:
+        SettlementRun.objects.filter(pk=line.run_id).update(status=RunStatus.FAILED)
+    with pytest.raises(LineNotDisputable):
+        dispute_raise_for(provider=asking, run_id=run_id, pseudonym=pseudonym,
+                          reason="Wrong.", credential=key)
+    assert not Dispute.objects.exists()
+
+
+def test_a_missing_line_is_refused_before_the_reason_is_read(
+    key: ApiCredential, provider: Provider,
+) -> None:
+    with pytest.raises(LineNotDisputable):
+        dispute_raise_for(provider=provider, run_id=1, pseudonym="P-NOBODY", reason="",
+                          credential=key)
 
 
 def test_a_line_has_at_most_one_open_dispute_and_may_be_disputed_again_once_decided(
