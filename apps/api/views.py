@@ -65,17 +65,13 @@ from apps.core.access import record_access, record_access_many
 from apps.core.api import ErrorSerializer
 from apps.core.errors import DomainError
 from apps.core.models import AccessPurpose
-from apps.measurements import rules as measurement_rules
 from apps.measurements import selectors
 from apps.measurements.models import Measurement
 from apps.measurements.services import (
     MeasurementInput,
     Reporter,
     UnreadableItem,
-    followup_status,
-    followups_overdue,
     measurements_record_batch,
-    type_specs,
 )
 from apps.providers.models import Lab, Provider, Scope
 from apps.providers.selectors import provider_events
@@ -310,7 +306,7 @@ class PrepatientDetailView(ProviderReadView):
                       organisation=caller_of(request).organisation_label,
                       what="api prepatient detail")
         row = _prepatient_row(prepatient)
-        row["followups"] = followup_status(prepatient=prepatient)
+        row["followups"] = selectors.followup_status(prepatient=prepatient)
         return Response(PrepatientDetailSerializer(row).data)
 
 
@@ -337,17 +333,17 @@ class PrepatientMeasurementsView(ProviderListView):
         query.is_valid(raise_exception=True)
         prepatient = _visible(request, pseudonym)
         rows: QuerySet[Measurement] = selectors.prepatient_history(
-            prepatient, type_code=query.validated_data.get("type"))
+            prepatient, type_code=query.validated_data.get("type"),
+            provider=provider_of(request))
         page = self.paginate_queryset(rows) or []
         record_access(subject=prepatient, purpose=AccessPurpose.CARE,
                       organisation=caller_of(request).organisation_label,
                       what="api measurement history")
-        own = Reporter.for_provider(provider_of(request)).reference
         return self.get_paginated_response(MeasurementHistorySerializer([{
             "id": m.pk, "type": m.type, "value": m.value, "reported_value": m.reported_value,
             "reported_unit": m.reported_unit, "taken_on": m.taken_on,
             "reporter_kind": m.reporter_kind,
-            "source_reference": m.source_reference if m.reporter == own else None,
+            "source_reference": m.shown_source_reference,
             "superseded": m.superseded,
             "corrects": m.supersedes_id,
         } for m in page], many=True).data)
@@ -394,7 +390,7 @@ class OverdueView(ProviderListView):
                               **AUTH_ERRORS})
     def get(self, request: Request) -> Response:
         today = clock.today()
-        page = self.paginate_queryset(followups_overdue(provider=provider_of(request),
+        page = self.paginate_queryset(selectors.followups_overdue(provider=provider_of(request),
                                                         today=today)) or []
         _log_reads(request, list({due.prepatient_id: due.prepatient for due in page}.values()),
                    "api overdue follow-ups")
@@ -460,15 +456,8 @@ def read_fhir_batch(data: Any) -> tuple[list[ParsedItem], bool]:
 
 def catalogue() -> fhir.Catalogue:
     """The LOINC codes and units the platform accepts, from the measurement types (data)."""
-    specs = type_specs()
-    loinc: dict[str, tuple[str, str]] = {}
-    for kind, spec in specs.values():
-        if kind.loinc and not kind.derived:
-            loinc[kind.loinc] = (spec.code, "")
-    loinc.update({code: meaning for code, meaning in measurement_rules.UNIT_LOINC.items()
-                  if meaning[0] in specs})
-    return fhir.Catalogue(loinc=loinc,
-                          units={code: spec.accepted_units for code, (_k, spec) in specs.items()})
+    codes = selectors.accepted_loinc_codes()
+    return fhir.Catalogue(loinc=codes.loinc, units=codes.units)
 
 
 def record(parsed: list[ParsedItem], *, all_or_nothing: bool, reporter: Reporter) -> Response:

@@ -117,7 +117,9 @@ class LineSerializer(serializers.Serializer):
         return list(line.evidence or [])
 
     def get_explanation(self, line: PrepatientLine) -> str:
-        names = self.context.setdefault("measure_names", selectors.measure_names())
+        if "measure_names" not in self.context:
+            self.context["measure_names"] = selectors.measure_names()
+        names = self.context["measure_names"]
         return explain(line, names, window_days=line.run.programme.outcome_window_days)
 
 

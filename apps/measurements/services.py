@@ -38,11 +38,6 @@ from apps.measurements.models import (
     ReporterKind,
     SafetyNotice,
 )
-
-# Readers that moved to the selectors, still importable from here for apps.api.views.
-from apps.measurements.selectors import followup_status as followup_status
-from apps.measurements.selectors import followups_overdue as followups_overdue
-from apps.measurements.selectors import type_specs as type_specs
 from apps.programs.models import Programme
 from apps.providers.models import Provider
 from apps.registry.models import ExclusionReason, LifecycleEvent, Prepatient, PrepatientState
