@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin_tools import ReadOnlyAdmin
-from apps.core.events import registered_kinds
+from apps.core.events import kind_label, registered_kinds
 from apps.core.models import AccessLogEntry, OrganisationEvent, User
 
 admin.site.register(User, UserAdmin)
@@ -54,5 +54,5 @@ class OrganisationEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("event"), ordering="kind")
     def kind_shown(self, event: OrganisationEvent) -> str:
-        return event.kind_label()
+        return str(kind_label(event.kind))
 

@@ -122,8 +122,3 @@ class OrganisationEvent(models.Model):
         if self.pk is not None:
             raise ValueError("Organisation events are append-only.")
         super().save(*args, **kwargs)
-
-    def kind_label(self) -> str:
-        from apps.core.events import kind_label  # events imports this module
-
-        return str(kind_label(self.kind))

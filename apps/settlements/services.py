@@ -28,6 +28,7 @@ from apps.core.events import publish_to_provider
 from apps.programs.models import Programme
 from apps.providers.models import ApiCredential, Provider
 from apps.settlements import events, selectors
+from apps.settlements.dbpath import evaluate_in_sql
 from apps.settlements.errors import (
     BudgetExceeded,
     DisputeAlreadyOpen,
@@ -175,8 +176,6 @@ Counts = dict[int, tuple[int, int, int]]  # provider id: successes, failures, pe
 def _evaluate(run: SettlementRun) -> tuple[str, Counts]:
     """Writes the run's prepatient lines; returns how, and each provider's counts."""
     if connection.vendor == "postgresql":
-        from apps.settlements.dbpath import evaluate_in_sql
-
         return "sql", evaluate_in_sql(run=run).counts
     # SQLite (a first run on a laptop): the rule engine on the exported input.
     data = settlement_input(run.programme, run.as_of, run.data_cutoff)
