@@ -8,7 +8,10 @@ and refuses a class that does not implement the protocol.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -39,3 +42,22 @@ def _build(backend: str, argument: str) -> Any:
     except ImportError as error:
         raise ImproperlyConfigured(f"{backend!r} cannot be imported: {error}") from error
     return factory(argument)
+
+
+R = TypeVar("R")
+
+
+def read_register_file(path: Path, *, register: str, setting: str,
+                       parse: Callable[[Iterable[str]], R]) -> R:
+    """A file-backed register read by ``parse``; a missing or unreadable file is a
+    configuration error naming the register and the setting. The error names only the
+    kind of failure: its text could quote the file's content (personal data)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return parse(handle)
+    except FileNotFoundError:
+        raise ImproperlyConfigured(
+            f"{register} {path}: the file does not exist (set {setting})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ImproperlyConfigured(
+            f"{register} {path}: the file cannot be read ({type(error).__name__})") from None

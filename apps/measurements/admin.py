@@ -274,19 +274,16 @@ class SafetyNoticeAdmin(AccessLoggedChangelist):
 # --- The overdue list ---------------------------------------------------------------------
 
 
-class FollowUpStatusFilter(admin.SimpleListFilter):
+class FollowUpStatusFilter(admin_tools.DefaultChoiceFilter):
     """Defaults to "overdue" (as ``selectors.followups_overdue``): the caseworkers' list."""
 
     title = _("status")
     parameter_name = "status"
+    default = "overdue"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("overdue", _("Overdue (active prepatients)")), ("open", _("Not complete")),
                 ("complete", _("Complete")), ("all", _("All"))]
-
-    def selected(self) -> str:
-        value = self.value()
-        return value if value in {"overdue", "open", "complete", "all"} else "overdue"
 
     def queryset(self, request: HttpRequest,
                  queryset: QuerySet[FollowUpDue]) -> QuerySet[FollowUpDue]:
@@ -298,15 +295,6 @@ class FollowUpStatusFilter(admin.SimpleListFilter):
         if selected == "complete":
             return queryset.filter(completed_at__isnull=False)
         return queryset
-
-    def choices(self, changelist: Any) -> Any:
-        selected = self.selected()
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": selected == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
 
 @admin.register(FollowUpDue)

@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.adapters import load_adapter
+from apps.core.adapters import load_adapter, read_register_file
 from apps.providers.models import CheckResult
 from apps.providers.validators import normalise_organisation_number
 
@@ -134,19 +134,8 @@ class _CsvFile:
             return self._rows
 
     def _load(self) -> dict[str, Any]:
-        try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                return self._parse(handle)
-        except FileNotFoundError:
-            raise ImproperlyConfigured(
-                f"Authorization register {self.path}: the file does not exist "
-                "(set AUTHORIZATION_REGISTRY_DIR)"
-            ) from None
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise ImproperlyConfigured(
-                f"Authorization register {self.path}: the file cannot be read "
-                f"({type(error).__name__})"
-            ) from None
+        return read_register_file(self.path, register="Authorization register",
+                                  setting="AUTHORIZATION_REGISTRY_DIR", parse=self._parse)
 
     def _parse(self, lines: Iterable[str]) -> dict[str, Any]:
         rows = csv.reader(lines)

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.adapters import load_adapter
+from apps.core.adapters import load_adapter, read_register_file
 from apps.registry.errors import InvalidPersonnummer
 from apps.registry.identity import Personnummer, parse_personnummer
 
@@ -78,20 +78,8 @@ class FilePopulationRegister:
         return postcodes
 
     def _load(self) -> dict[str, str]:
-        try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                postcodes = self._parse(handle)
-        except FileNotFoundError:
-            raise ImproperlyConfigured(
-                f"Population register {self.path}: the file does not exist "
-                "(set POPULATION_REGISTER_CSV)"
-            ) from None
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            # The error's text may quote the file's content: name only its type.
-            raise ImproperlyConfigured(
-                f"Population register {self.path}: the file cannot be read "
-                f"({type(error).__name__})"
-            ) from None
+        postcodes = read_register_file(self.path, register="Population register",
+                                       setting="POPULATION_REGISTER_CSV", parse=self._parse)
         logger.info("Population register %s loaded: %d people", self.path, len(postcodes))
         return postcodes
 
