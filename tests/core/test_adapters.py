@@ -3,12 +3,13 @@ their protocol, refused with a message naming the setting."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.adapters import load_adapter
+from apps.core.adapters import load_adapter, read_register_file
 
 
 @runtime_checkable
@@ -63,3 +64,22 @@ def test_a_missing_argument_is_refused(settings) -> None:
     settings.GREETER_PATH = ""
     with pytest.raises(ImproperlyConfigured, match="GREETER_PATH must name a file"):
         load(settings, "tests.core.test_adapters.FileGreeter")
+
+
+def test_a_register_file_is_read_or_named_with_its_setting(tmp_path: Path) -> None:
+    good = tmp_path / "register.csv"
+    good.write_text("\ufeffa,b\n1,2\n", encoding="utf-8")
+    assert read_register_file(good, register="Test register", setting="TEST_REGISTER",
+                              parse=lambda lines: [line.strip() for line in lines]) == [
+        "a,b", "1,2"]
+    with pytest.raises(ImproperlyConfigured) as missing:
+        read_register_file(tmp_path / "absent.csv", register="Test register",
+                           setting="TEST_REGISTER", parse=list)
+    assert "does not exist (set TEST_REGISTER)" in str(missing.value)
+    secret = tmp_path / "secret.csv"
+    secret.write_bytes("19121212-1212,\xff".encode("latin-1"))
+    with pytest.raises(ImproperlyConfigured) as unreadable:
+        read_register_file(secret, register="Test register", setting="TEST_REGISTER",
+                           parse=list)
+    assert "UnicodeDecodeError" in str(unreadable.value)
+    assert "1212" not in str(unreadable.value).replace(str(secret), "")
