@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from apps.programs import vocabulary
+
 
 class MeasurementsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -10,4 +12,6 @@ class MeasurementsConfig(AppConfig):
 
     def ready(self) -> None:
         # The kinds of event it publishes, and its receivers of other apps' signals.
-        from apps.measurements import events, receivers  # noqa: F401
+        from apps.measurements import events, receivers, selectors  # noqa: F401
+        # What a programme definition may name: the measurement types, in their units.
+        vocabulary.register_measures(selectors.measure_units)

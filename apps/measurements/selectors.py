@@ -565,3 +565,9 @@ def provider_dashboard(provider: Provider) -> list[ProgrammeDashboard]:
                                with_outcome_value=rows[programme.pk]["with_value"],
                                below_target=rows[programme.pk]["below"])
             for programme in programmes]
+
+
+def measure_units() -> dict[str, list[str]]:
+    """Each measurement type's code with the unit its values are stored and compared in."""
+    return {code: [unit] for code, unit in
+            MeasurementType.objects.values_list("code", "canonical_unit")}

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -267,3 +268,82 @@ class Programme(TimeStampedModel):
     def evaluator_share(self) -> Decimal:
         """What the budget leaves once every payable outcome is paid (SPEC §3)."""
         return self.budget_authorization - self.max_outcome_payments
+
+
+# --- Definitions as data, versioned and frozen once published -------------------------
+
+
+class DefinitionStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    PUBLISHED = "published", _("published")
+
+
+class Questionnaire(TimeStampedModel):
+    """One version of a questionnaire (``prevention_engine.questionnaire``): items,
+    answer options with points, score bands. Published versions never change (the
+    database refuses); a change is a new version."""
+
+    code = models.SlugField(_("code"), max_length=64)
+    version = models.PositiveIntegerField(_("version"))
+    definition = models.JSONField(_("definition"))
+    status = models.CharField(_("status"), max_length=16, choices=DefinitionStatus.choices,
+                              default=DefinitionStatus.DRAFT)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("questionnaire")
+        verbose_name_plural = _("questionnaires")
+        ordering = ("code", "-version")
+        constraints = [
+            models.UniqueConstraint(fields=("code", "version"),
+                                    name="questionnaire_one_per_version"),
+            models.CheckConstraint(
+                condition=Q(status=DefinitionStatus.DRAFT) | Q(published_at__isnull=False),
+                name="questionnaire_published_has_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"
+
+
+class ProgrammeVersion(TimeStampedModel):
+    """One version of a programme's definition (``prevention_engine.definition``).
+
+    A draft is written by one caseworker and published by another (four eyes); a
+    published version never changes (the database refuses an UPDATE or DELETE) and
+    applies to the enrollments made under it. A change is a new version.
+    """
+
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"),
+                                  on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    definition = models.JSONField(_("definition"))
+    status = models.CharField(_("status"), max_length=16, choices=DefinitionStatus.choices,
+                              default=DefinitionStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("drafted by"),
+                                   on_delete=models.PROTECT, related_name="+")
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("published by"),
+                                     on_delete=models.PROTECT, related_name="+", null=True,
+                                     blank=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("programme version")
+        verbose_name_plural = _("programme versions")
+        ordering = ("programme", "-version")
+        constraints = [
+            models.UniqueConstraint(fields=("programme", "version"),
+                                    name="programme_version_one_per_number"),
+            models.CheckConstraint(
+                condition=Q(status=DefinitionStatus.DRAFT, published_by__isnull=True,
+                            published_at__isnull=True)
+                | (Q(status=DefinitionStatus.PUBLISHED, published_by__isnull=False,
+                     published_at__isnull=False) & ~Q(published_by=F("created_by"))),
+                name="programme_version_four_eyes",
+                violation_error_message=_("A version is published by another caseworker "
+                                          "than the one who drafted it."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme.code} v{self.version}"

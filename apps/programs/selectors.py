@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.programs.models import Programme
+from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
 
 
 def programmes_in_order() -> QuerySet[Programme]:
@@ -28,3 +28,15 @@ def programme_by_code(code: str) -> Programme | None:
 
 def earliest_programme() -> Programme | None:
     return Programme.objects.order_by("start_date", "pk").first()
+
+
+def questionnaire_codes() -> list[str]:
+    """The codes of every published questionnaire."""
+    return sorted(set(Questionnaire.objects.filter(status=DefinitionStatus.PUBLISHED)
+                      .values_list("code", flat=True)))
+
+
+def programme_version_current(programme: Programme) -> ProgrammeVersion | None:
+    """The latest published version: the one new enrollments join under."""
+    return (programme.versions.filter(status=DefinitionStatus.PUBLISHED)
+            .order_by("-version").first())

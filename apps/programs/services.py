@@ -1,0 +1,91 @@
+"""Writing programme definitions and questionnaires: drafts, four-eyes publishing.
+
+A definition is checked by the engine (``prevention_engine.definition``,
+``prevention_engine.questionnaire``) against the measures the measurement app
+registers and the published questionnaires; a refusal names the place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext_lazy as _
+
+from apps.core import clock
+from apps.programs import selectors, vocabulary
+from apps.programs.errors import (
+    DefinitionConflict,
+    DefinitionInvalid,
+    FourEyesRequired,
+    VersionNotDraft,
+)
+from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
+from prevention_engine import definition as programme_definition
+from prevention_engine import questionnaire as questionnaire_definition
+
+
+def questionnaire_publish(*, definition: Mapping[str, Any]) -> Questionnaire:
+    """Publishes a questionnaire version (shipped definitions, loaded by the demo and
+    deployments); the same definition again returns the published row."""
+    try:
+        parsed = questionnaire_definition.parse(definition)
+    except questionnaire_definition.DefinitionError as error:
+        raise DefinitionInvalid(fields={error.path: error.reason}) from None
+    with transaction.atomic():
+        existing = (Questionnaire.objects.select_for_update()
+                    .filter(code=parsed.code, version=parsed.version).first())
+        if existing is not None:
+            if existing.definition != dict(definition):
+                raise DefinitionConflict()
+            return existing
+        return Questionnaire.objects.create(
+            code=parsed.code, version=parsed.version, definition=dict(definition),
+            status=DefinitionStatus.PUBLISHED, published_at=clock.now())
+
+
+def check_definition(programme: Programme, definition: Mapping[str, Any]) -> None:
+    """``DefinitionInvalid`` naming the place when the definition cannot be evaluated
+    here: its shape, its code, and every measure, unit and questionnaire it names."""
+    try:
+        programme_definition.parse(definition, measures=vocabulary.known_measures(),
+                                   questionnaires=selectors.questionnaire_codes())
+    except programme_definition.DefinitionError as error:
+        raise DefinitionInvalid(fields={error.path: error.reason}) from None
+    if definition.get("code") != programme.code:
+        raise DefinitionInvalid(fields={"code": _("must be the programme's code %(code)s")
+                                        % {"code": programme.code}})
+
+
+def programme_version_draft(*, programme: Programme, definition: Mapping[str, Any],
+                            author: Any) -> ProgrammeVersion:
+    """A new draft version of the programme: the next number, checked as it would be
+    published."""
+    with transaction.atomic():
+        locked = Programme.objects.select_for_update().get(pk=programme.pk)
+        number = (ProgrammeVersion.objects.filter(programme=locked)
+                  .aggregate(last=Max("version"))["last"] or 0) + 1
+        numbered = {**definition, "version": number}
+        check_definition(locked, numbered)
+        return ProgrammeVersion.objects.create(programme=locked, version=number,
+                                               definition=numbered, created_by=author)
+
+
+def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> ProgrammeVersion:
+    """Publishes a draft; by another caseworker than its author (four eyes). From then
+    on the version never changes."""
+    with transaction.atomic():
+        locked = ProgrammeVersion.objects.select_for_update().select_related(
+            "programme").get(pk=version.pk)
+        if locked.status != DefinitionStatus.DRAFT:
+            raise VersionNotDraft()
+        if publisher is None or publisher.pk == locked.created_by_id:
+            raise FourEyesRequired()
+        check_definition(locked.programme, locked.definition)  # what it names still exists
+        locked.status = DefinitionStatus.PUBLISHED
+        locked.published_by = publisher
+        locked.published_at = clock.now()
+        locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
+        return locked

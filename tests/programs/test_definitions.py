@@ -1,0 +1,149 @@
+"""Programme definitions and questionnaires as stored data: published questionnaires,
+drafts checked against what exists, four-eyes publishing, and published versions that
+the database refuses to change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from apps.core.errors import DomainError
+from apps.programs import selectors
+from apps.programs.errors import (
+    DefinitionConflict,
+    DefinitionInvalid,
+    FourEyesRequired,
+    VersionNotDraft,
+)
+from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
+from apps.programs.services import (
+    programme_version_draft,
+    programme_version_publish,
+    questionnaire_publish,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def shipped(kind: str, code: str) -> dict[str, Any]:
+    return json.loads((DATA / kind / f"{code}.json").read_text("utf-8"))
+
+
+@pytest.fixture
+def prediabetes() -> Programme:
+    return Programme.objects.get(code="prediabetes-2026")
+
+
+@pytest.fixture
+def findrisc() -> Questionnaire:
+    return questionnaire_publish(definition=shipped("questionnaires", "findrisc"))
+
+
+def refused_at(error: pytest.ExceptionInfo[DomainError]) -> list[str]:
+    return list(error.value.fields)
+
+
+def test_a_shipped_questionnaire_is_published_once(findrisc: Questionnaire) -> None:
+    assert findrisc.status == DefinitionStatus.PUBLISHED and findrisc.published_at
+    assert questionnaire_publish(definition=shipped("questionnaires", "findrisc")) == findrisc
+    changed = shipped("questionnaires", "findrisc")
+    changed["title"]["en"] += " (revised)"
+    with pytest.raises(DefinitionConflict):
+        questionnaire_publish(definition=changed)
+    assert selectors.questionnaire_codes() == ["findrisc"]
+
+
+def test_a_questionnaire_that_cannot_be_scored_is_refused_naming_the_place() -> None:
+    broken = shipped("questionnaires", "ucla3")
+    broken["items"][0]["options"] = broken["items"][0]["options"][:1]
+    with pytest.raises(DefinitionInvalid) as refused:
+        questionnaire_publish(definition=broken)
+    assert refused_at(refused) == ["items[0].options"]
+    assert not Questionnaire.objects.exists()
+
+
+def test_a_draft_is_numbered_and_checked_against_what_exists(prediabetes: Programme) -> None:
+    author = UserFactory()
+    with pytest.raises(DefinitionInvalid) as refused:
+        programme_version_draft(programme=prediabetes, author=author,
+                                definition=shipped("programmes", "prediabetes-2026"))
+    assert refused_at(refused) == ["screening.questionnaires[0]"]  # FINDRISC not published
+    questionnaire_publish(definition=shipped("questionnaires", "findrisc"))
+    first = programme_version_draft(programme=prediabetes, author=author,
+                                    definition=shipped("programmes", "prediabetes-2026"))
+    second = programme_version_draft(programme=prediabetes, author=author,
+                                     definition=shipped("programmes", "prediabetes-2026"))
+    assert (first.version, second.version) == (1, 2)
+    assert second.definition["version"] == 2 and second.status == DefinitionStatus.DRAFT
+
+
+@pytest.mark.parametrize("change,path", [
+    (lambda d: d.update(code="another-programme"), "code"),
+    (lambda d: d["followup"]["measures"].append("grip_strength"), "followup.measures[7]"),
+    (lambda d: d["outcome"]["criteria"][0].update(unit="%"), "outcome.criteria[0].unit"),
+    (lambda d: d["inclusion"][0].update(op="between"), "inclusion[0].op"),
+])
+def test_a_draft_naming_what_does_not_exist_is_refused(
+        prediabetes: Programme, findrisc: Questionnaire, change: Any, path: str) -> None:
+    definition = shipped("programmes", "prediabetes-2026")
+    change(definition)
+    with pytest.raises(DefinitionInvalid) as refused:
+        programme_version_draft(programme=prediabetes, author=UserFactory(),
+                                definition=definition)
+    assert refused_at(refused) == [path]
+    assert not ProgrammeVersion.objects.exists()
+
+
+def test_a_programme_of_the_measured_types_is_drafted_without_code() -> None:
+    obesity = Programme.objects.create(code="obesity-2027", name="Obesity")
+    version = programme_version_draft(programme=obesity, author=UserFactory(),
+                                      definition=shipped("programmes", "obesity-2027"))
+    assert version.definition["outcome"]["criteria"][0]["compare"] == "percent_change"
+
+
+def test_publishing_needs_a_second_caseworker(prediabetes: Programme,
+                                              findrisc: Questionnaire) -> None:
+    author, reviewer = UserFactory(), UserFactory()
+    draft = programme_version_draft(programme=prediabetes, author=author,
+                                    definition=shipped("programmes", "prediabetes-2026"))
+    with pytest.raises(FourEyesRequired):
+        programme_version_publish(version=draft, publisher=author)
+    published = programme_version_publish(version=draft, publisher=reviewer)
+    assert (published.status, published.published_by) == (DefinitionStatus.PUBLISHED, reviewer)
+    assert selectors.programme_version_current(prediabetes) == published
+    with pytest.raises(VersionNotDraft):
+        programme_version_publish(version=draft, publisher=UserFactory())
+
+
+def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programme,
+                                                           findrisc: Questionnaire) -> None:
+    draft = programme_version_draft(programme=prediabetes, author=UserFactory(),
+                                    definition=shipped("programmes", "prediabetes-2026"))
+    published = programme_version_publish(version=draft, publisher=UserFactory())
+    table = ProgrammeVersion._meta.db_table
+    attempts = [
+        lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(definition={}),
+        lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
+            status=DefinitionStatus.DRAFT),
+        lambda: ProgrammeVersion.objects.filter(pk=published.pk).delete(),
+        lambda: connection.cursor().execute(f"UPDATE {table} SET version = 9 WHERE id = %s",
+                                            [published.pk]),
+        lambda: Questionnaire.objects.filter(pk=findrisc.pk).update(definition={}),
+        lambda: Questionnaire.objects.filter(pk=findrisc.pk).delete(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    published.refresh_from_db()
+    assert published.definition == shipped("programmes", "prediabetes-2026") | {"version": 1}
+    # A draft is still the author's to change or drop.
+    other = programme_version_draft(programme=prediabetes, author=UserFactory(),
+                                    definition=shipped("programmes", "prediabetes-2026"))
+    ProgrammeVersion.objects.filter(pk=other.pk).delete()
