@@ -331,6 +331,7 @@ class ProgrammeVersion(TimeStampedModel):
         verbose_name = _("programme version")
         verbose_name_plural = _("programme versions")
         ordering = ("programme", "-version")
+        permissions = [("publish_programmeversion", _("Can publish a programme version"))]
         constraints = [
             models.UniqueConstraint(fields=("programme", "version"),
                                     name="programme_version_one_per_number"),

@@ -40,3 +40,13 @@ def programme_version_current(programme: Programme) -> ProgrammeVersion | None:
     """The latest published version: the one new enrollments join under."""
     return (programme.versions.filter(status=DefinitionStatus.PUBLISHED)
             .order_by("-version").first())
+
+
+def programme_version_latest(programme: Programme) -> ProgrammeVersion | None:
+    """The newest version, published or draft: where a new draft starts from."""
+    return programme.versions.order_by("-version").first()
+
+
+def programme_versions(programme: Programme) -> QuerySet[ProgrammeVersion]:
+    """The programme's versions, the newest first."""
+    return programme.versions.order_by("-version")

@@ -1,0 +1,44 @@
+"""Forms of the programme back-office: they parse, the services decide."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin_tools import DomainErrorFormMixin
+
+
+class DefinitionField(forms.JSONField):
+    """A definition written as JSON; shown indented so a caseworker can read it."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return json.dumps(value, ensure_ascii=False, indent=2)
+        return super().prepare_value(value)
+
+
+class DraftVersionForm(DomainErrorFormMixin, forms.Form):
+    definition = DefinitionField(
+        label=_("Definition"),
+        widget=forms.Textarea(attrs={"rows": 40, "cols": 100, "spellcheck": "false"}),
+        help_text=_("The whole programme as data: timeline, cap, budget, screening, "
+                    "inclusion, priority, follow-up, safety, outcome, payment, consent and "
+                    "savings (docs/architecture.md names the vocabulary). It applies to "
+                    "enrollments made after it is published."),
+    )
+
+    def show_domain_error(self, error: Any) -> None:
+        # The service names a place inside the definition: show it under the field.
+        for path, reason in error.fields.items():
+            self.add_error("definition", f"{path}: {reason}")
+        self.add_error(None, str(error.message))
+
+
+class PublishVersionForm(DomainErrorFormMixin, forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I have read the definition and it is right"),
+        error_messages={"required": _("Tick the box to confirm that you have read the "
+                                      "definition.")})
