@@ -7,7 +7,9 @@ registers and the published questionnaires; a refusal names the place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -89,3 +91,22 @@ def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> P
         locked.published_at = clock.now()
         locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
         return locked
+
+
+def shipped_definitions_publish(*, directory: Path, author: Any,
+                                publisher: Any) -> list[ProgrammeVersion]:
+    """Publishes the shipped questionnaires (``directory/questionnaires``) and, for each
+    existing programme without a version, its shipped definition
+    (``directory/programmes/<code>.json``), drafted by ``author`` and published by
+    ``publisher``. Safe to run again: what is published stays as it is."""
+    for path in sorted((directory / "questionnaires").glob("*.json")):
+        questionnaire_publish(definition=json.loads(path.read_text("utf-8")))
+    published = []
+    for programme in selectors.programmes_in_order():
+        path = directory / "programmes" / f"{programme.code}.json"
+        if not path.exists() or selectors.programme_version_latest(programme) is not None:
+            continue
+        draft = programme_version_draft(programme=programme, author=author,
+                                        definition=json.loads(path.read_text("utf-8")))
+        published.append(programme_version_publish(version=draft, publisher=publisher))
+    return published

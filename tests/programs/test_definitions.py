@@ -24,6 +24,7 @@ from apps.programs.services import (
     programme_version_draft,
     programme_version_publish,
     questionnaire_publish,
+    shipped_definitions_publish,
 )
 from tests.factories import UserFactory
 
@@ -147,3 +148,15 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
     other = programme_version_draft(programme=prediabetes, author=UserFactory(),
                                     definition=shipped("programmes", "prediabetes-2026"))
     ProgrammeVersion.objects.filter(pk=other.pk).delete()
+
+
+def test_the_shipped_definitions_are_published_once(prediabetes: Programme) -> None:
+    author, publisher = UserFactory(), UserFactory()
+    published = shipped_definitions_publish(directory=DATA, author=author, publisher=publisher)
+    assert [(v.programme.code, v.version, v.status) for v in published] == [
+        ("prediabetes-2026", 1, DefinitionStatus.PUBLISHED)]
+    assert selectors.questionnaire_codes() == ["fall_history", "findrisc", "short_fes_i",
+                                               "ucla3"]
+    assert shipped_definitions_publish(directory=DATA, author=author,
+                                       publisher=publisher) == []
+    assert ProgrammeVersion.objects.count() == 1 and Questionnaire.objects.count() == 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.db import transaction
 from apps.core.roles import caseworker_group
 from apps.demo.scenario import load_demo_prepatients
 from apps.programs.models import Programme
+from apps.programs.services import shipped_definitions_publish
 from apps.providers.models import AuthorizationStatus, Provider
 
 CASEWORKER_PASSWORD = "demo-caseworker"  # noqa: S105 - public demo login
@@ -86,6 +88,8 @@ class Command(BaseCommand):
             caseworkers.append(user)
         person = self._user("prepatient", "prepatient@demo.invalid", PREPATIENT_PASSWORD,
                             is_staff=False)
+        shipped_definitions_publish(directory=settings.BASE_DIR / "data",
+                                    author=caseworkers[0], publisher=caseworkers[1])
         programme = Programme.objects.get(code="prediabetes-2026")
         providers = list(Provider.objects.filter(
             organisation_number__in=[number for _n, number, _s in DEMO_PROVIDERS[:3]]
