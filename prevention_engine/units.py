@@ -208,6 +208,7 @@ HBA1C_IFCC_FACTOR = Decimal("10.929")
 _MG_DL = "mg/dL"
 _TRIGLYCERIDES_MG_DL = Conversion(_MG_DL, multiply=Decimal("0.01129"))
 _CHOLESTEROL_MG_DL = Conversion(_MG_DL, multiply=Decimal("0.02586"))
+POUND_KG = Decimal("0.45359237")  # the international avoirdupois pound
 _MM_HG = Conversion("mmHg")  # the everyday spelling of the UCUM unit mm[Hg]
 
 DEFAULT_MEASURES: tuple[MeasureSpec, ...] = (
@@ -222,7 +223,8 @@ DEFAULT_MEASURES: tuple[MeasureSpec, ...] = (
     MeasureSpec("ldl", "mmol/L", 2, Decimal("0.1"), Decimal("15"), (_CHOLESTEROL_MG_DL,)),
     MeasureSpec("hdl", "mmol/L", 2, Decimal("0.1"), Decimal("5"), (_CHOLESTEROL_MG_DL,)),
     MeasureSpec("weight", "kg", 1, Decimal("25"), Decimal("350"),
-                (Conversion("g", multiply=Decimal("0.001")),)),
+                (Conversion("g", multiply=Decimal("0.001")),
+                 Conversion("lb", multiply=POUND_KG))),
     MeasureSpec("height", "cm", 1, Decimal("100"), Decimal("250"),
                 (Conversion("m", multiply=Decimal("100")),)),
     MeasureSpec("bmi", "kg/m2", 1, Decimal("10"), Decimal("80"), (),
@@ -231,6 +233,13 @@ DEFAULT_MEASURES: tuple[MeasureSpec, ...] = (
     MeasureSpec("findrisc", "score", 0, Decimal("0"), Decimal("26"), ()),
     MeasureSpec("bp_systolic", "mm[Hg]", 0, Decimal("60"), Decimal("260"), (_MM_HG,)),
     MeasureSpec("bp_diastolic", "mm[Hg]", 0, Decimal("30"), Decimal("160"), (_MM_HG,)),
+    # The programmes beyond prediabetes (PROGRAMMES.md): steps per day from a device,
+    # Timed Up and Go, and the scores of UCLA-3, Short FES-I and the fall history.
+    MeasureSpec("steps", "steps/d", 0, Decimal("0"), Decimal("100000"), ()),
+    MeasureSpec("tug", "s", 1, Decimal("3"), Decimal("120"), ()),
+    MeasureSpec("ucla3", "score", 0, Decimal("3"), Decimal("9"), ()),
+    MeasureSpec("short_fes_i", "score", 0, Decimal("7"), Decimal("28"), ()),
+    MeasureSpec("fall_history", "score", 0, Decimal("0"), Decimal("1"), ()),
 )
 
 MEASURES: dict[str, MeasureSpec] = {spec.code: spec for spec in DEFAULT_MEASURES}

@@ -55,6 +55,9 @@ def ensure_reference_data() -> None:
     if not MeasurementType.objects.exists():
         importlib.import_module("apps.measurements.migrations.0002_measurement_types").create(
             apps, None)
+    if not MeasurementType.objects.filter(code="steps").exists():
+        importlib.import_module("apps.measurements.migrations.0004_programme_types").create(
+            apps, None)
 
 
 @pytest.fixture

@@ -53,8 +53,9 @@ class AcceptedUnit(models.Model):
     type = models.ForeignKey(MeasurementType, verbose_name=_("type"), on_delete=models.CASCADE,
                              related_name="units")
     unit = models.CharField(_("unit"), max_length=16)
-    subtract = models.DecimalField(_("subtract"), max_digits=12, decimal_places=6, default=0)
-    multiply = models.DecimalField(_("multiply by"), max_digits=12, decimal_places=6, default=1)
+    subtract = models.DecimalField(_("subtract"), max_digits=20, decimal_places=10, default=0)
+    multiply = models.DecimalField(_("multiply by"), max_digits=20, decimal_places=10,
+                                   default=1)
 
     class Meta:
         verbose_name = _("accepted unit")

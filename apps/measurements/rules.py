@@ -114,6 +114,11 @@ LABELS: dict[str, StrOrPromise] = {
     "findrisc": "FINDRISC",
     "bp_systolic": _("Systolic blood pressure"),
     "bp_diastolic": _("Diastolic blood pressure"),
+    "steps": _("Steps per day"),
+    "tug": _("Timed Up and Go"),
+    "ucla3": _("Loneliness score (UCLA-3)"),
+    "short_fes_i": _("Concern about falling (Short FES-I)"),
+    "fall_history": _("Fall in the last 12 months"),
 }
 
 DEFAULT_TYPES: tuple[TypeSpec, ...] = tuple(
@@ -121,7 +126,7 @@ DEFAULT_TYPES: tuple[TypeSpec, ...] = tuple(
 
 TYPES: dict[str, TypeSpec] = {spec.code: spec for spec in DEFAULT_TYPES}
 
-# type code -> LOINC code of its canonical unit ("" where LOINC has none: FINDRISC).
+# type code -> LOINC code of its canonical unit ("" where none is used: the scores, TUG).
 LOINC: dict[str, str] = {
     "hba1c": "59261-8",
     "triglycerides": "14927-8",
@@ -135,6 +140,11 @@ LOINC: dict[str, str] = {
     "findrisc": "",
     "bp_systolic": "8480-6",
     "bp_diastolic": "8462-4",
+    "steps": "41950-7",
+    "tug": "",
+    "ucla3": "",
+    "short_fes_i": "",
+    "fall_history": "",
 }
 
 # LOINC codes whose meaning includes the unit (HbA1c: IFCC mmol/mol or DCCT %).

@@ -8,6 +8,7 @@ import importlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -55,27 +56,39 @@ def test_the_types_are_the_engines_measures_with_a_label_each():
         assert str(spec.display_name)
 
 
-def test_the_live_types_are_those_the_data_migration_froze():
-    """The migration writes frozen values; the platform's own defaults still agree."""
-    migration = importlib.import_module("apps.measurements.migrations.0002_measurement_types")
+def frozen_types() -> list[tuple[Any, ...]]:
+    """The types as the data migrations write them, in order: 0002, then 0004's new
+    types and its units added to earlier types."""
+    first = importlib.import_module("apps.measurements.migrations.0002_measurement_types")
+    later = importlib.import_module("apps.measurements.migrations.0004_programme_types")
+    rows = [list(row) for row in first.TYPES]
+    for code, unit, subtract, multiply in later.CONVERSIONS:
+        row = next(row for row in rows if row[0] == code)
+        row[7] = (*row[7], (unit, subtract, multiply))
+    return [tuple(row) for row in rows] + list(later.TYPES)
+
+
+def test_the_live_types_are_those_the_data_migrations_froze():
+    """The migrations write frozen values; the platform's own defaults still agree."""
     assert [
         (spec.code, LOINC.get(spec.code, ""), spec.canonical_unit, spec.decimal_places,
          str(spec.plausible_min), str(spec.plausible_max), bool(spec.derived_from),
          tuple((c.unit, str(c.subtract), str(c.multiply)) for c in spec.conversions))
         for spec in DEFAULT_TYPES
-    ] == list(migration.TYPES)
+    ] == frozen_types()
 
 
-def test_the_data_migration_reads_no_live_code():
+@pytest.mark.parametrize("name", ["0002_measurement_types", "0004_programme_types"])
+def test_the_data_migrations_read_no_live_code(name: str) -> None:
     source = Path(importlib.import_module(
-        "apps.measurements.migrations.0002_measurement_types").__file__).read_text()
+        f"apps.measurements.migrations.{name}").__file__).read_text()
     assert "from apps" not in source and "import apps" not in source
 
 
 def test_every_type_has_a_loinc_entry_and_findrisc_has_none():
     assert set(LOINC) == set(TYPES)
     assert LOINC["hba1c"] == "59261-8"
-    assert LOINC["findrisc"] == ""
+    assert LOINC["findrisc"] == "" and LOINC["steps"] == "41950-7"
     assert UNIT_LOINC == {"4548-4": ("hba1c", "%"), "59261-8": ("hba1c", "mmol/mol")}
 
 

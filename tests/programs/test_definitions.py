@@ -102,11 +102,23 @@ def test_a_draft_naming_what_does_not_exist_is_refused(
     assert not ProgrammeVersion.objects.exists()
 
 
-def test_a_programme_of_the_measured_types_is_drafted_without_code() -> None:
-    obesity = Programme.objects.create(code="obesity-2027", name="Obesity")
-    version = programme_version_draft(programme=obesity, author=UserFactory(),
-                                      definition=shipped("programmes", "obesity-2027"))
-    assert version.definition["outcome"]["criteria"][0]["compare"] == "percent_change"
+@pytest.mark.parametrize("code", ["obesity-2027", "activity-2027", "loneliness-2027",
+                                  "falls-2027"])
+def test_every_shipped_programme_is_drafted_without_code(code: str) -> None:
+    for path in sorted((DATA / "questionnaires").glob("*.json")):
+        questionnaire_publish(definition=json.loads(path.read_text("utf-8")))
+    programme = Programme.objects.create(code=code, name=code)
+    version = programme_version_draft(programme=programme, author=UserFactory(),
+                                      definition=shipped("programmes", code))
+    assert version.version == 1 and version.definition["code"] == code
+
+
+def test_a_programme_needing_an_unpublished_questionnaire_is_refused() -> None:
+    programme = Programme.objects.create(code="loneliness-2027", name="Loneliness")
+    with pytest.raises(DefinitionInvalid) as refused:
+        programme_version_draft(programme=programme, author=UserFactory(),
+                                definition=shipped("programmes", "loneliness-2027"))
+    assert refused_at(refused) == ["screening.questionnaires[0]"]
 
 
 def test_publishing_needs_a_second_caseworker(prediabetes: Programme,
