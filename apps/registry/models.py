@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core import clock
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import TimeStampedModel
-from apps.programs.models import Programme
+from apps.programs.models import Programme, ProgrammeVersion
 from apps.providers.models import Provider
 
 
@@ -46,6 +46,12 @@ class Prepatient(TimeStampedModel):
     programme = models.ForeignKey(
         Programme, verbose_name=_("programme"), on_delete=models.PROTECT,
         related_name="prepatients",
+    )
+    # The published version of the programme's definition the person joined under: it
+    # keeps applying to them when a later version is published.
+    programme_version = models.ForeignKey(
+        ProgrammeVersion, verbose_name=_("programme version"), on_delete=models.PROTECT,
+        related_name="enrollments", null=True, blank=True, editable=False,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("account"), null=True, blank=True,

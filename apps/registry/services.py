@@ -25,6 +25,7 @@ from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
 from apps.core.logging import PERSONNUMMER_LIKE
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_version_current
 from apps.providers.models import Provider
 from apps.registry import events, rules
 from apps.registry.errors import (
@@ -422,6 +423,7 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
             raise ProviderNotAuthorized()
         today = clock.today()
         prepatient.enrolled_on = today
+        prepatient.programme_version = programme_version_current(programme)
         prepatient.end_date = end_date(today, programme.programme_months)
         prepatient.baseline_sample = deciding_sample(prepatient)
         prepatient.state = PrepatientState.ACTIVE

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from apps.core import clock
+from apps.programs.services import (
+    programme_version_draft,
+    programme_version_publish,
+    shipped_definitions_publish,
+)
 from apps.providers.models import AuthorizationStatus
 from apps.registry.errors import InclusionRefused, ProviderNotAuthorized
 from apps.registry.models import (
@@ -162,3 +169,24 @@ def test_nobody_is_enrolled_twice(make_candidate) -> None:
         with pytest.raises(InclusionRefused) as refused:
             prepatient_enroll(prepatient=prepatient, provider=ProviderFactory())
     assert refused.value.code == "already_enrolled"
+
+
+def test_each_enrollment_keeps_the_version_it_joined_under(make_candidate) -> None:
+    data = Path(__file__).resolve().parents[2] / "data"
+    with clock.travel_to(date(2026, 8, 31)):
+        before = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
+        assert before.programme_version is None  # no definition published yet
+        first = shipped_definitions_publish(directory=data, author=UserFactory(),
+                                            publisher=UserFactory())[0]
+        early = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
+        changed = json.loads((data / "programmes" / "prediabetes-2026.json").read_text())
+        changed["payment"]["per_success"] = "48000.00"
+        second = programme_version_publish(
+            version=programme_version_draft(programme=early.programme, definition=changed,
+                                            author=UserFactory()),
+            publisher=UserFactory())
+        late = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
+    early.refresh_from_db()
+    assert (early.programme_version, late.programme_version) == (first, second)
+    assert early.programme_version.definition["payment"]["per_success"] == "47000.00"
+    assert late.programme_version.definition["payment"]["per_success"] == "48000.00"
