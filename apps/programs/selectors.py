@@ -50,3 +50,16 @@ def programme_version_latest(programme: Programme) -> ProgrammeVersion | None:
 def programme_versions(programme: Programme) -> QuerySet[ProgrammeVersion]:
     """The programme's versions, the newest first."""
     return programme.versions.order_by("-version")
+
+
+def questionnaire_published(code: str) -> Questionnaire | None:
+    """The latest published version of a questionnaire."""
+    return (Questionnaire.objects.filter(code=code, status=DefinitionStatus.PUBLISHED)
+            .order_by("-version").first())
+
+
+def screening_questionnaires(programme: Programme) -> list[Questionnaire]:
+    """The published questionnaires the programme's current definition screens with."""
+    version = programme_version_current(programme)
+    codes = version.definition.get("screening", {}).get("questionnaires", []) if version else []
+    return [found for code in codes if (found := questionnaire_published(code)) is not None]

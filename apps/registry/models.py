@@ -8,6 +8,7 @@ in the same transaction as the event that changes it.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core import clock
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import TimeStampedModel
-from apps.programs.models import Programme, ProgrammeVersion
+from apps.programs.models import Programme, ProgrammeVersion, Questionnaire
 from apps.providers.models import Provider
 
 
@@ -156,6 +157,43 @@ class VulnerableAreaPostcode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.postcode[:3]} {self.postcode[3:]}"
+
+
+class ResponseSource(models.TextChoices):
+    SELF = "self", _("the person")
+    PROVIDER = "provider", _("a provider")
+
+
+class QuestionnaireResponse(models.Model):
+    """A person's answers to one version of a questionnaire, with the score the
+    definition gives them (FHIR ``QuestionnaireResponse``). Append-only: a new answer
+    is a new response."""
+
+    prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
+                                   on_delete=models.CASCADE,
+                                   related_name="questionnaire_responses")
+    questionnaire = models.ForeignKey(Questionnaire, verbose_name=_("questionnaire"),
+                                      on_delete=models.PROTECT, related_name="responses")
+    answers = models.JSONField(_("answers"))  # link_id → option code or decimal string
+    score = models.IntegerField(_("score"))
+    band = models.CharField(_("score band"), max_length=32, blank=True)
+    source = models.CharField(_("answered by"), max_length=16, choices=ResponseSource.choices,
+                              default=ResponseSource.SELF)
+    submitted_at = models.DateTimeField(_("submitted"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("questionnaire response")
+        verbose_name_plural = _("questionnaire responses")
+        indexes = [models.Index(fields=["prepatient", "questionnaire", "-submitted_at"],
+                                name="response_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.questionnaire} {self.score} ({self.submitted_at:%Y-%m-%d})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("Questionnaire responses are append-only.")
+        super().save(*args, **kwargs)
 
 
 class Screening(models.Model):

@@ -28,6 +28,7 @@ from apps.registry.models import (
     Prepatient,
     PrepatientState,
     ProviderRating,
+    QuestionnaireResponse,
     ReferralCode,
     SampleSource,
     Screening,
@@ -352,3 +353,30 @@ def recent_comments(provider: Provider, *, limit: int = 10) -> list[ProviderRati
     return list(ProviderRating.objects.filter(provider=provider, comment_hidden_at=None)
                 .exclude(comment="")
                 .order_by("-updated_at", "-pk").only("stars", "comment", "updated_at")[:limit])
+
+
+def questionnaire_response_fhir(response: QuestionnaireResponse) -> dict[str, Any]:
+    """A response as a FHIR R4 ``QuestionnaireResponse``: the person by their programme
+    ID only, the questionnaire by its code and version, each answer a coding (a choice)
+    or a decimal (a quantity), and the score as an extension."""
+    definition = response.questionnaire.definition
+    kinds = {item["link_id"]: item["kind"] for item in definition.get("items", [])}
+    items = []
+    for link_id, answer in response.answers.items():
+        value: dict[str, Any] = (
+            {"valueCoding": {"code": answer}} if kinds.get(link_id) == "choice"
+            else {"valueDecimal": float(Decimal(answer))})
+        items.append({"linkId": link_id, "answer": [value]})
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"response-{response.pk}",
+        "questionnaire": (f"urn:prevention:questionnaire:{response.questionnaire.code}"
+                          f"|{response.questionnaire.version}"),
+        "status": "completed",
+        "subject": {"identifier": {"system": "urn:prevention:programme-id",
+                                   "value": response.prepatient.pseudonym}},
+        "authored": response.submitted_at.isoformat(),
+        "extension": [{"url": "urn:prevention:questionnaire-score",
+                       "valueInteger": response.score}],
+        "item": items,
+    }

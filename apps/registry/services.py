@@ -8,6 +8,7 @@ state in one transaction.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,8 +25,8 @@ from apps.core.crypto import lookup_hash
 from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
 from apps.core.logging import PERSONNUMMER_LIKE
-from apps.programs.models import Programme
-from apps.programs.selectors import programme_version_current
+from apps.programs.models import DefinitionStatus, Programme, Questionnaire
+from apps.programs.selectors import programme_version_current, screening_questionnaires
 from apps.providers.models import Provider
 from apps.registry import events, rules
 from apps.registry.errors import (
@@ -51,7 +52,9 @@ from apps.registry.models import (
     Prepatient,
     PrepatientState,
     ProviderRating,
+    QuestionnaireResponse,
     ReferralCode,
+    ResponseSource,
     SampleSource,
     Screening,
     VulnerableAreaPostcode,
@@ -66,6 +69,7 @@ from apps.registry.selectors import (
 )
 from apps.registry.signals import prepatient_enrolled
 from prevention_engine import findrisc, inclusion, units
+from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
@@ -195,10 +199,47 @@ def screening_submit(
         high_glucose_history=high_glucose_history, family_history=family_history.value,
         score=score,
     )
+    # The same answers kept as a response to the programme's screening questionnaire
+    # (data), where its items are these answers.
+    answers = {"sex": prepatient.sex, "age": age, "bmi": bmi, "waist": waist_cm,
+               "physically_active": _yes_no(physically_active),
+               "vegetables_daily": _yes_no(eats_vegetables_daily),
+               "antihypertensive_medication": _yes_no(antihypertensive_medication),
+               "high_glucose_history": _yes_no(high_glucose_history),
+               "family_history": family_history.value}
+    for questionnaire in screening_questionnaires(prepatient.programme):
+        items = {item.get("link_id") for item in questionnaire.definition.get("items", [])}
+        if items == set(answers):
+            questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
+                                          answers=answers)
     code, referral = None, None
     if findrisc.earns_referral(score, prepatient.programme.findrisc_referral_threshold):
         referral, code = referral_issue(prepatient=prepatient)
     return ScreeningResult(screening=screening, referral_code=code, referral=referral)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def questionnaire_response_record(*, prepatient: Prepatient, questionnaire: Questionnaire,
+                                  answers: Mapping[str, Any],
+                                  source: str = ResponseSource.SELF) -> QuestionnaireResponse:
+    """Scores a complete set of answers by the questionnaire's definition and keeps
+    them; an answer that does not fit is refused naming its item, nothing is kept."""
+    if questionnaire.status != DefinitionStatus.PUBLISHED:
+        raise InvalidTransition(_("This questionnaire is not published."))
+    try:
+        scored = questionnaire_rules.score(questionnaire_rules.parse(questionnaire.definition),
+                                           answers)
+    except questionnaire_rules.AnswerError as error:
+        raise InvalidInput(fields={error.link_id: error.reason}) from None
+    stored = {key: f"{value:f}" if isinstance(value, Decimal) else value
+              for key, value in scored.answers.items()}
+    return QuestionnaireResponse.objects.create(
+        prepatient=prepatient, questionnaire=questionnaire, answers=stored,
+        score=scored.total, band=scored.band.code if scored.band else "", source=source,
+        submitted_at=clock.now())
 
 
 @transaction.atomic
