@@ -219,14 +219,15 @@ def _threshold(value: Any, path: str) -> Decimal:
 
 
 def check_known(checks: Sequence[Check], *, measures: Mapping[str, Sequence[str]],
-                questionnaires: Sequence[str], path: str = "inclusion") -> None:
-    """Every measure (with one of its units) and questionnaire a check names exists."""
+                questionnaires: Sequence[str] | None, path: str = "inclusion") -> None:
+    """Every measure (with one of its units) and questionnaire a check names exists
+    (questionnaires not checked when ``None``)."""
     for index, check in enumerate(checks):
         _check_condition_known(check.condition, measures, questionnaires, f"{path}[{index}]")
 
 
 def _check_condition_known(condition: Condition, measures: Mapping[str, Sequence[str]],
-                           questionnaires: Sequence[str], path: str) -> None:
+                           questionnaires: Sequence[str] | None, path: str) -> None:
     if condition.group:
         for index, member in enumerate(condition.members):
             _check_condition_known(member, measures, questionnaires,
@@ -238,7 +239,8 @@ def _check_condition_known(condition: Condition, measures: Mapping[str, Sequence
         if condition.unit not in measures[condition.measure]:
             raise CriterionError(f"{path}.unit", f"{condition.measure} is not measured in "
                                  f"{condition.unit!r}")
-    if condition.subject == "score" and condition.questionnaire not in questionnaires:
+    if (condition.subject == "score" and questionnaires is not None
+            and condition.questionnaire not in questionnaires):
         raise CriterionError(f"{path}.questionnaire",
                              f"no questionnaire {condition.questionnaire!r}")
 

@@ -303,8 +303,8 @@ def _check_measures(definition: ProgrammeDefinition,
     for name, checks in (("screening.referral", definition.referral),
                          ("inclusion", definition.inclusion), ("safety", definition.safety)):
         try:
-            criteria.check_known(checks, measures=measures,
-                                 questionnaires=definition.questionnaires(), path=name)
+            # Questionnaires are checked apart, where the definition lists them.
+            criteria.check_known(checks, measures=measures, questionnaires=None, path=name)
         except criteria.CriterionError as error:
             raise DefinitionError(error.path, error.reason) from None
     rules: list[tuple[str, int, str, str]] = [

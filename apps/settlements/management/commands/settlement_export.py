@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_by_code
 from apps.settlements.export import write_input
 from apps.settlements.models import SettlementRun
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             return run.programme, run.as_of, run.data_cutoff
         if not options["programme"] or not options["as_of"]:
             raise CommandError("Give --run, or --programme with --as-of.")
-        programme = Programme.objects.filter(code=options["programme"]).first()
+        programme = programme_by_code(options["programme"])
         if programme is None:
             raise CommandError(f"--programme: no programme {options['programme']!r}.")
         try:
