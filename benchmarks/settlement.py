@@ -33,11 +33,12 @@ COPY_SQL = [
     # never equal to a generated ID, which has 10); no account, no personnummer.
     """
     INSERT INTO registry_prepatient
-        (id, created_at, updated_at, programme_id, user_id, pseudonym, personnummer,
+        (id, created_at, updated_at, programme_id, programme_version_id, user_id, pseudonym,
+         personnummer,
          personnummer_hash, birth_date, sex, postcode, in_vulnerable_area, state,
          consent_valid, research_consent, enrolled_on, end_date, baseline_sample_id,
          current_provider_id)
-    SELECT id + %(offset)s, created_at, updated_at, programme_id, NULL,
+    SELECT id + %(offset)s, created_at, updated_at, programme_id, programme_version_id, NULL,
            'pp-' || lpad(to_hex(id + %(offset)s), 13, '0'), NULL, NULL,
            birth_date, sex, postcode, in_vulnerable_area, state, consent_valid,
            research_consent, enrolled_on, end_date, NULL, current_provider_id
@@ -117,9 +118,11 @@ def run_settlement_case(programme: Any, as_of: date,
                         out: Callable[[str], None] = print) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
+    from apps.programs.selectors import programme_version_current
     from apps.registry.models import Prepatient
     from apps.settlements.export import write_input
     from apps.settlements.models import PrepatientLine, RunKind, SettlementRun
+    from apps.settlements.rules import run_version
     from apps.settlements.services import settlement_compute
 
     user, _created = get_user_model().objects.get_or_create(username="benchmark")
@@ -129,6 +132,7 @@ def run_settlement_case(programme: Any, as_of: date,
     # computation) so that the one computation timed below is the only one. The
     # generator's clock ran years ahead of today: the run is prepared after all of it.
     run = SettlementRun.objects.create(programme=programme, as_of=as_of,
+                                       programme_version=programme_version_current(programme),
                                        kind=RunKind.PROVISIONAL, prepared_by=user,
                                        prepared_at=AFTER_THE_SIMULATION)
     tracemalloc.start()
@@ -146,7 +150,7 @@ def run_settlement_case(programme: Any, as_of: date,
         rss_before = _peak_rss_mb()
         started = time.perf_counter()
         with path.open("w", encoding="utf-8") as handle:
-            write_input(programme, as_of, run.data_cutoff, handle)
+            write_input(run_version(run), as_of, run.data_cutoff, handle)
         export_seconds = time.perf_counter() - started
         rss_growth = _peak_rss_mb() - rss_before
         size_mb = path.stat().st_size / 1e6

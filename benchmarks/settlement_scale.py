@@ -262,6 +262,7 @@ def generate(*, code: str, prepatients: int, seed: int,
     from django.contrib.auth import get_user_model
 
     actor, _ = get_user_model().objects.get_or_create(username="benchmark")
+    version = _defined(programme, base, actor, cap=prepatients)
     providers = []
     for index in range(PROVIDERS):
         provider, _ = Provider.objects.get_or_create(
@@ -291,10 +292,10 @@ def generate(*, code: str, prepatients: int, seed: int,
         _copy(raw, "registry_prepatient",
               "id, created_at, updated_at, pseudonym, sex, postcode, in_vulnerable_area, state, "
               "consent_valid, research_consent, enrolled_on, end_date, current_provider_id, "
-              "programme_id",
+              "programme_id, programme_version_id",
               ((p["id"], RECORDED, RECORDED, f"pp-{p['id']:010x}", "F", "16355", True,
                 p["state"], p["state"] not in ("consent_withdrawn",), False, p["enrolled"],
-                p["end"], p["listings"][-1][0], programme.pk) for p in people))
+                p["end"], p["listings"][-1][0], programme.pk, version.pk) for p in people))
         _copy(raw, "registry_listing", "valid_from, reason, created_at, provider_id, prepatient_id",
               ((day, reason, RECORDED, provider, p["id"]) for p in people
                for provider, day, reason in p["listings"]))
@@ -334,6 +335,25 @@ def generate(*, code: str, prepatients: int, seed: int,
     out(f"  generated {prepatients:,} prepatients with {values:,} values by COPY "
         f"({seconds:.1f} s)")
     return Generated(programme, prepatients, values, seconds)
+
+
+def _defined(programme: Any, base: Any, author: Any, *, cap: int) -> Any:
+    """The benchmark programme's published version: the first programme's definition
+    under the benchmark's code and cap, drafted and published by two accounts."""
+    from django.contrib.auth import get_user_model
+
+    from apps.programs.selectors import programme_version_current
+    from apps.programs.services import programme_version_draft, programme_version_publish
+
+    current = programme_version_current(programme)
+    if current is not None:
+        return current
+    shipped = programme_version_current(base)
+    assert shipped is not None, "the first programme ships with its version 1"
+    definition = {**shipped.definition, "code": programme.code, "cap": cap}
+    reviewer, _ = get_user_model().objects.get_or_create(username="benchmark-reviewer")
+    draft = programme_version_draft(programme=programme, definition=definition, author=author)
+    return programme_version_publish(version=draft, publisher=reviewer)
 
 
 def _organisation_number(index: int) -> str:
@@ -477,6 +497,7 @@ def time_platform(programme: Any) -> Any:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from apps.programs.selectors import programme_version_current
     from apps.settlements.models import PrepatientLine, ProviderLine, RunKind, SettlementRun
     from apps.settlements.services import settlement_compute
 
@@ -490,6 +511,7 @@ def time_platform(programme: Any) -> Any:
     # Created directly, not through settlement_prepare (which queues it): the computation
     # timed here is the only one.
     run = SettlementRun.objects.create(programme=programme, as_of=AS_OF, kind=RunKind.FINAL,
+                                       programme_version=programme_version_current(programme),
                                        prepared_by=user, prepared_at=PREPARED)
     started = time.perf_counter()
     computed = settlement_compute(run_id=run.pk)
@@ -565,6 +587,7 @@ def run_size(*, code: str, prepatients: int, seed: int, reuse: bool = False,
     from django.db import connection
 
     from apps.settlements.export import write_input
+    from apps.settlements.rules import run_version
 
     generated = _generated_before(code, prepatients) if reuse else None
     if generated is None:
@@ -590,7 +613,7 @@ def run_size(*, code: str, prepatients: int, seed: int, reuse: bool = False,
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "input.json"
         with path.open("w", encoding="utf-8") as handle:
-            write_input(generated.programme, AS_OF, run.data_cutoff, handle)
+            write_input(run_version(run), AS_OF, run.data_cutoff, handle)
         result_path = Path(folder) / "result.json"
         for _ in range(RUNS):
             measured = _process(_MEASURE, str(path))

@@ -337,6 +337,41 @@ def decide(checks: Sequence[Check], facts: Facts) -> Verdict:
     return Verdict(True, "included")
 
 
+def referrals(checks: Sequence[Check], facts: Facts) -> tuple[Check, ...]:
+    """The ``refer`` checks whose condition holds on these facts (a missing fact: it
+    does not). A programme's safety checks, run on each new value."""
+    found = []
+    for check in checks:
+        if check.effect != "refer":
+            continue
+        try:
+            if holds(check.condition, facts):
+                found.append(check)
+        except _Missing:
+            continue
+    return tuple(found)
+
+
+def measures_read(checks: Sequence[Check], source: str) -> list[str]:
+    """The measures whose values from ``source`` a check reads, in order."""
+    found: list[str] = []
+
+    def collect(condition: Condition) -> None:
+        if condition.group:
+            for member in condition.members:
+                collect(member)
+        elif condition.subject == "measure" and source in condition.sources:
+            found.append(condition.measure)
+    for check in checks:
+        collect(check.condition)
+    return list(dict.fromkeys(found))
+
+
+def watches(checks: Sequence[Check], measure: str, source: str) -> bool:
+    """Does a check read values of ``measure`` from ``source``?"""
+    return measure in measures_read(checks, source)
+
+
 def all_hold(conditions: Sequence[Condition], facts: Facts) -> bool:
     """Every condition holds (a missing fact: it does not). For priority criteria."""
     try:

@@ -23,7 +23,10 @@ Vocabulary:
 - ``payment``: the settlement format's payment rule, with ``payments_from`` and
   ``payments_until``;
 - ``consent``: the consent text, ``{"sv": …, "en": …}``;
-- ``savings``: the savings model's parameters (decimal strings), optional.
+- ``savings``: the savings model's parameters (decimal strings), optional;
+- ``messages``: optional plain-language texts, ``{reason: {"sv": …, "en": …}}``, that
+  tell a person what a decision means (``included``, ``no_sample``, a check's reason,
+  ``not_priority``, ``seek_care``); ``{date}`` in a text is the day it speaks of.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ TIMELINE_FIELDS = ("recruitment_months", "priority_months", "programme_months",
                    "reminder_days_before", "referral_valid_days")
 TOP_LEVEL = ("code", "version", "name", "description", "timeline", "cap", "budget",
              "currency", "screening", "inclusion", "priority", "followup", "safety",
-             "outcome", "payment", "consent", "savings")
+             "outcome", "payment", "consent", "savings", "messages")
 
 
 class DefinitionError(ValueError):
@@ -103,6 +106,7 @@ class ProgrammeDefinition:
     payments_until: date
     consent: Mapping[str, str]
     savings: Mapping[str, Decimal] = field(default_factory=dict)
+    messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def measures(self) -> list[tuple[str, str]]:
         """Every (measure, unit) a rule of the definition reads, in order of appearance."""
@@ -218,6 +222,7 @@ def _parse(data: Mapping[str, Any]) -> ProgrammeDefinition:
         payment=payment, payments_from=payments_from, payments_until=payments_until,
         consent=_languages(data.get("consent"), "consent"),
         savings=_savings(data.get("savings", {})),
+        messages=_messages(data.get("messages", {})),
     )
 
 
@@ -244,6 +249,11 @@ def _timeline(value: Any) -> Timeline:
 def _savings(value: Any) -> Mapping[str, Decimal]:
     raw = _object(value, "savings")
     return {key: _money(item, f"savings.{key}", places=None) for key, item in raw.items()}
+
+
+def _messages(value: Any) -> Mapping[str, Mapping[str, str]]:
+    raw = _object(value, "messages")
+    return {reason: _languages(texts, f"messages.{reason}") for reason, texts in raw.items()}
 
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:

@@ -1,48 +1,41 @@
-"""Who may enroll, and when (SPEC §3, §3.1).
+"""Who may enroll, and when (SPEC §3, §3.1), for any programme definition.
 
-Every number is a programme parameter and "today" is always an argument. The
-decision is a reason code (``InclusionReason``); the platform words each
-reason for the person it is about.
+Every number is the definition's and "today" is always an argument. The decision
+is a reason code: the platform's own (``InclusionReason``: consent, the recruitment
+window, the cap, the priority phase) or the reason of the definition's inclusion
+check that refuses (``hba1c_below_range``, ``bmi_below_range``, ``no_sample``…);
+the platform words each reason for the person it is about.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from enum import Enum
-from typing import Literal
+from typing import Literal, Protocol
 
+from prevention_engine import criteria
 from prevention_engine.dates import add_months
 
 RecruitmentPhase = Literal["not_open", "priority", "open", "closed"]
 
 
-@dataclass(frozen=True)
-class InclusionParams:
-    start_date: date
-    recruitment_months: int
-    priority_months: int
-    cap: int
-    inclusion_hba1c_min: Decimal
-    inclusion_hba1c_max: Decimal
-    seek_care_hba1c: Decimal
-    priority_bmi_above: Decimal
-    priority_age_min: int
-    priority_age_max: int
+class Window(Protocol):
+    """The recruitment window: a definition's timeline, or a programme's figures."""
 
+    @property
+    def start_date(self) -> date: ...
 
-@dataclass(frozen=True)
-class InclusionCandidate:
-    consent_valid: bool
-    hba1c: Decimal | None  # deciding sample, mmol/mol (lab, or verified self-report)
-    age: int | None  # completed years today
-    bmi: Decimal | None
-    in_vulnerable_area: bool
-    already_enrolled: bool
+    @property
+    def recruitment_months(self) -> int: ...
+
+    @property
+    def priority_months(self) -> int: ...
 
 
 class InclusionReason(str, Enum):
+    """The reasons the platform itself gives; a definition's checks add their own."""
+
     INCLUDED = "included"
     ALREADY_ENROLLED = "already_enrolled"
     NO_CONSENT = "no_consent"
@@ -50,10 +43,24 @@ class InclusionReason(str, Enum):
     CLOSED = "recruitment_closed"
     CAP_REACHED = "cap_reached"
     NO_SAMPLE = "no_sample"
-    BELOW_RANGE = "hba1c_below_range"
-    ABOVE_RANGE = "hba1c_above_range"
-    DIABETES = "hba1c_diabetes"
     NOT_PRIORITY = "not_priority"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    consent_valid: bool
+    already_enrolled: bool
+    facts: criteria.Facts = field(default_factory=criteria.Facts)
+
+
+@dataclass(frozen=True)
+class Decision:
+    reason: str
+    seek_care: bool  # an inclusion check that refers holds, whatever the reason
+
+    @property
+    def included(self) -> bool:
+        return self.reason == InclusionReason.INCLUDED
 
 
 def priority_end(start_date: date, priority_months: int) -> date:
@@ -66,64 +73,59 @@ def recruitment_end(start_date: date, recruitment_months: int) -> date:
     return add_months(start_date, recruitment_months)
 
 
-def recruitment_phase(params: InclusionParams, day: date) -> RecruitmentPhase:
+def recruitment_phase(window: Window, day: date) -> RecruitmentPhase:
     """Where recruitment stands on ``day``; every window's end is exclusive."""
-    if day < params.start_date:
+    if day < window.start_date:
         return "not_open"
-    if day < priority_end(params.start_date, params.priority_months):
+    if day < priority_end(window.start_date, window.priority_months):
         return "priority"
-    if day < recruitment_end(params.start_date, params.recruitment_months):
+    if day < recruitment_end(window.start_date, window.recruitment_months):
         return "open"
     return "closed"
 
 
-def is_priority_candidate(params: InclusionParams, candidate: InclusionCandidate) -> bool:
-    """Vulnerable area, BMI strictly above the limit, and age within the range (inclusive)."""
-    if candidate.bmi is None or candidate.age is None:
-        return False
-    return (
-        candidate.in_vulnerable_area
-        and candidate.bmi > params.priority_bmi_above
-        and params.priority_age_min <= candidate.age <= params.priority_age_max
-    )
+def is_priority_candidate(priority: tuple[criteria.Condition, ...],
+                          facts: criteria.Facts) -> bool:
+    """Every priority condition holds (a missing fact: it does not)."""
+    return criteria.all_hold(priority, facts)
 
 
-def seek_care(params: InclusionParams, hba1c: Decimal | None) -> bool:
-    """A sample at or above the care threshold: the person is told to seek care."""
-    return hba1c is not None and hba1c >= params.seek_care_hba1c
+def seek_care(checks: tuple[criteria.Check, ...], facts: criteria.Facts) -> bool:
+    """An inclusion check that refers holds: the person is told to seek care."""
+    return bool(criteria.referrals(checks, facts))
 
 
-def inclusion_reason(
-    params: InclusionParams, candidate: InclusionCandidate, *, today: date, enrolled_count: int
-) -> InclusionReason:
+def admit(window: Window, *, cap: int, checks: tuple[criteria.Check, ...],
+          priority: tuple[criteria.Condition, ...], candidate: Candidate, today: date,
+          enrolled_count: int) -> Decision:
     """May the candidate enroll today, with ``enrolled_count`` already enrolled?
 
     The checks run in a fixed order and the first that fails gives the reason:
-    already enrolled, consent, recruitment not open or closed, the cap, no
-    sample, HbA1c below the range, at or above the care threshold, above the
-    range, and in the priority phase the priority criteria. ``INCLUDED`` when
-    every check passes.
+    already enrolled, consent, recruitment not open or closed, the cap, the
+    definition's inclusion checks in their order (``criteria.decide``), and in the
+    priority phase the priority conditions. ``included`` when every check passes.
     """
-    phase = recruitment_phase(params, today)
-    hba1c = candidate.hba1c
+    facts = candidate.facts
+    care = seek_care(checks, facts)
+    phase = recruitment_phase(window, today)
+    reason: str
     if candidate.already_enrolled:
-        return InclusionReason.ALREADY_ENROLLED
-    if not candidate.consent_valid:
-        return InclusionReason.NO_CONSENT
-    if phase == "not_open":
-        return InclusionReason.NOT_OPEN
-    if phase == "closed":
-        return InclusionReason.CLOSED
-    if enrolled_count >= params.cap:
-        return InclusionReason.CAP_REACHED
-    if hba1c is None:
-        return InclusionReason.NO_SAMPLE
-    if hba1c < params.inclusion_hba1c_min:
-        return InclusionReason.BELOW_RANGE
-    if hba1c >= params.seek_care_hba1c:
-        return InclusionReason.DIABETES
-    if hba1c > params.inclusion_hba1c_max:
-        return InclusionReason.ABOVE_RANGE
-    if phase == "priority" and not is_priority_candidate(params, candidate):
-        return InclusionReason.NOT_PRIORITY
-    return InclusionReason.INCLUDED
+        reason = InclusionReason.ALREADY_ENROLLED
+    elif not candidate.consent_valid:
+        reason = InclusionReason.NO_CONSENT
+    elif phase == "not_open":
+        reason = InclusionReason.NOT_OPEN
+    elif phase == "closed":
+        reason = InclusionReason.CLOSED
+    elif enrolled_count >= cap:
+        reason = InclusionReason.CAP_REACHED
+    else:
+        verdict = criteria.decide(checks, facts)
+        if not verdict.included:
+            reason = verdict.reason
+        elif phase == "priority" and not is_priority_candidate(priority, facts):
+            reason = InclusionReason.NOT_PRIORITY
+        else:
+            reason = InclusionReason.INCLUDED
+    return Decision(reason=str(reason.value if isinstance(reason, InclusionReason) else reason),
+                    seek_care=care)

@@ -52,6 +52,8 @@ def ensure_reference_data() -> None:
     if not Programme.objects.filter(code="prediabetes-2026").exists():
         importlib.import_module("apps.programs.migrations.0004_outcome_criteria").create_current(
             apps, None)
+    importlib.import_module("apps.programs.migrations.0008_shipped_first_version") \
+        .ship_first_version(apps, None)
     if not MeasurementType.objects.exists():
         importlib.import_module("apps.measurements.migrations.0002_measurement_types").create(
             apps, None)

@@ -68,9 +68,6 @@ class Catalogue:
     loinc: Mapping[str, tuple[str, str]]
     units: Mapping[str, Collection[str]]
 
-    def restricted_to(self, type_code: str) -> Catalogue:
-        return Catalogue(loinc={k: v for k, v in self.loinc.items() if v[0] == type_code},
-                         units={k: v for k, v in self.units.items() if k == type_code})
 
 
 @dataclass(frozen=True)
@@ -293,8 +290,9 @@ def read_results(data: Any, *, catalogue: Catalogue,
 
 
 def read_referral_result(data: Any, *, catalogue: Catalogue) -> Observation:
-    """One HbA1c Observation whose subject is a referral code."""
-    reader = _Reader(catalogue.restricted_to("hba1c"), REFERRAL_CODE_SYSTEM)
+    """One Observation whose subject is a referral code (of a measurement type the
+    catalogue knows; which the referral's programme takes is the service's to say)."""
+    reader = _Reader(catalogue, REFERRAL_CODE_SYSTEM)
     found = reader.observation(data, "")
     if reader.errors or found is None:
         raise FhirInvalid(fields=reader.errors or {"resourceType": [

@@ -282,18 +282,19 @@ class DashboardSerializer(serializers.Serializer):
 # --- Laboratories: plain JSON -----------------------------------------------------------
 
 
-@extend_schema_field(_enum(["mmol/mol", "%"]))
-class _HbA1cUnitField(serializers.ChoiceField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=["mmol/mol", "%"], **kwargs)
-
-
 class ReferralResultSerializer(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32,
                                           help_text="The code on the referral, e.g. "
                                                     "ABCD-EFGH-JKLM.")
-    value = DecimalValueField(help_text="HbA1c in `unit`.")
-    unit = _HbA1cUnitField()
+    type = serializers.SlugField(
+        max_length=32, required=False,
+        help_text="The measurement type code. May be left out when the referral's "
+                  "programme takes one measure from a laboratory (HbA1c for the "
+                  "prediabetes programme).")
+    value = DecimalValueField(help_text="The value in `unit`.")
+    unit = serializers.CharField(max_length=16,
+                                 help_text="An accepted unit of the type (HbA1c: mmol/mol "
+                                           "or %).")
     taken_on = serializers.DateField()
     sample_id = serializers.CharField(max_length=64, help_text="Your sample ID.")
 
@@ -302,8 +303,9 @@ class ReferralResultResponseSerializer(serializers.Serializer):
     status = enum_field(("stored", "duplicate"),
                          help_text="`stored`, or `duplicate` for a result sent before.")
     sample_id = serializers.CharField()
-    hba1c = serializers.DecimalField(max_digits=5, decimal_places=1,
-                                     help_text="The stored value in mmol/mol.")
+    type = serializers.CharField(help_text="The measurement type the value was taken for.")
+    value = serializers.DecimalField(max_digits=10, decimal_places=3, normalize_output=True,
+                                     help_text="The stored value in the type's stored unit.")
     taken_on = serializers.DateField()
 
 

@@ -631,6 +631,7 @@ REFERRAL_FHIR_EXAMPLE = OpenApiExample(
 @dataclass(frozen=True)
 class ReferralResult:
     code: str
+    measure: str | None
     value: Decimal | int
     unit: str
     taken_on: Any
@@ -638,9 +639,9 @@ class ReferralResult:
     paths: dict[str, str]
 
 
-PLAIN_REFERRAL_PATHS = {"code": "referral_code", "hba1c": "value", "value": "value",
+PLAIN_REFERRAL_PATHS = {"code": "referral_code", "type": "type", "value": "value",
                         "unit": "unit", "taken_on": "taken_on", "lab_reference": "sample_id"}
-FHIR_REFERRAL_PATHS = {"code": "subject.identifier.value", "hba1c": "valueQuantity.value",
+FHIR_REFERRAL_PATHS = {"code": "subject.identifier.value", "type": "code.coding",
                        "value": "valueQuantity.value", "unit": "valueQuantity.code",
                        "taken_on": "effectiveDateTime", "lab_reference": "identifier[0].value"}
 
@@ -648,24 +649,27 @@ FHIR_REFERRAL_PATHS = {"code": "subject.identifier.value", "hba1c": "valueQuanti
 def _read_referral(data: Any) -> ReferralResult:
     if fhir.is_fhir(data):
         found = fhir.read_referral_result(data, catalogue=catalogue())
-        return ReferralResult(code=found.subject, value=found.value, unit=found.unit,
+        return ReferralResult(code=found.subject, measure=found.type, value=found.value,
+                              unit=found.unit,
                               taken_on=found.taken_on, sample_id=found.source_reference,
                               paths={**FHIR_REFERRAL_PATHS, "unit": found.unit_path,
                                      "taken_on": found.taken_on_path})
     plain = ReferralResultSerializer(data=data)
     plain.is_valid(raise_exception=True)
     values = plain.validated_data
-    return ReferralResult(code=values["referral_code"], value=values["value"],
+    return ReferralResult(code=values["referral_code"], measure=values.get("type"),
+                          value=values["value"],
                           unit=values["unit"], taken_on=values["taken_on"],
                           sample_id=values["sample_id"], paths=PLAIN_REFERRAL_PATHS)
 
 
 class ReferralResultView(LabView):
-    """An HbA1c inclusion sample against a referral code (single use).
+    """An inclusion sample against a referral code (single use), of the measure the
+    referral's programme takes from a laboratory (for prediabetes, HbA1c).
 
     Plain JSON, or a FHIR R4 Observation whose `subject.identifier` has system
-    `urn:prevention:referral-code` and the code as value (LOINC 59261-8 in mmol/mol
-    or 4548-4 in %; % is converted to mmol/mol). Sending the same result again
+    `urn:prevention:referral-code` and the code as value (for HbA1c LOINC 59261-8 in
+    mmol/mol or 4548-4 in %; % is converted to mmol/mol). Sending the same result again
     (same code and sample ID) answers 200 `duplicate`.
     """
 
@@ -698,10 +702,13 @@ class ReferralResultView(LabView):
         result = _read_referral(request.data)
         try:
             receipt = inclusion_sample_receive_lab(
-                code=result.code, value=result.value, unit=result.unit,
-                taken_on=result.taken_on, lab_reference=result.sample_id)
+                code=result.code, measure=result.measure, value=result.value,
+                unit=result.unit, taken_on=result.taken_on, lab_reference=result.sample_id)
         except DomainError as refused:
-            refused.fields = {result.paths.get(name, name): value
+            # A unit the type does not take is the unit's fault, not the value's.
+            paths = ({**result.paths, "value": result.paths["unit"]}
+                     if refused.code == "unknown_unit" else result.paths)
+            refused.fields = {paths.get(name, name): value
                               for name, value in refused.fields.items()}
             raise
         if receipt.duplicate:
@@ -711,5 +718,5 @@ class ReferralResultView(LabView):
 
 def _referral_body(sample: InclusionSample, status: str) -> Any:
     return ReferralResultResponseSerializer({
-        "status": status, "sample_id": sample.lab_reference, "hba1c": sample.hba1c,
-        "taken_on": sample.taken_on}).data
+        "status": status, "sample_id": sample.lab_reference, "type": sample.measure,
+        "value": sample.value, "taken_on": sample.taken_on}).data

@@ -119,7 +119,7 @@ class DemoBuilder:
         prepatient = self.candidate(day)
         with clock.travel_to(day):
             registry.inclusion_sample_record_lab(
-                code=str(self.referral_code), hba1c=Decimal(hba1c), taken_on=day,
+                code=str(self.referral_code), value=Decimal(hba1c), taken_on=day,
                 lab_reference=f"DEMO-{prepatient.pk}",
             )
             return registry.prepatient_enroll(prepatient=prepatient, provider=provider)
@@ -164,13 +164,13 @@ class DemoBuilder:
         made.append(self.candidate(date(2026, 10, 5)))
         waiting = self.candidate(date(2026, 10, 12))
         with clock.travel_to(date(2026, 10, 20)):
-            registry.inclusion_sample_record_self(prepatient=waiting, hba1c=Decimal("44"),
+            registry.inclusion_sample_record_self(prepatient=waiting, value=Decimal("44"),
                                                   taken_on=date(2026, 10, 18))
         made.append(waiting)
         care = self.candidate(date(2026, 9, 1))
         with clock.travel_to(date(2026, 9, 8)):
             registry.inclusion_sample_record_lab(code=str(self.referral_code),
-                                                 hba1c=Decimal("52"), taken_on=date(2026, 9, 8),
+                                                 value=Decimal("52"), taken_on=date(2026, 9, 8),
                                                  lab_reference="DEMO-CARE")
         made.append(care)
         # Active with each provider, one with research donation.

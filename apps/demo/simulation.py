@@ -64,6 +64,7 @@ from apps.measurements.services import (
     prepatients_complete_ended,
 )
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_terms, referral_score_threshold
 from apps.providers.models import AuthorizationStatus, Provider
 from apps.providers.validators import normalise_organisation_number
 from apps.registry import services as registry
@@ -79,7 +80,9 @@ from apps.registry.models import (
     VulnerableAreaPostcode,
 )
 from prevention_engine import followup
+from prevention_engine.criteria import Condition
 from prevention_engine.dates import add_months, age_on, end_date, switch_window_end
+from prevention_engine.definition import ProgrammeDefinition
 from prevention_engine.findrisc import (
     FamilyHistory,
     FindriscAnswers,
@@ -288,6 +291,42 @@ def _clamp(value: float, low: float, high: float) -> float:
 # --- The simulation ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DefinitionNumbers:
+    """The numbers of the first programme's definition that the synthetic people are
+    drawn around: the inclusion band of the laboratory measure, the priority ages and
+    BMI, and the screening score that earns a referral."""
+
+    inclusion_min: Decimal
+    inclusion_max: Decimal
+    priority_age_min: int
+    priority_age_max: int
+    priority_bmi_above: Decimal
+    referral_score: int
+
+    @classmethod
+    def of(cls, terms: ProgrammeDefinition) -> DefinitionNumbers:
+        def bound(conditions: Sequence[Condition], subject: str, ops: tuple[str, ...]
+                  ) -> Decimal:
+            for condition in conditions:
+                if condition.subject == subject and condition.op in ops:
+                    assert condition.threshold is not None
+                    return condition.threshold
+            raise SimulationError(f"The definition has no {subject} {'/'.join(ops)} condition.")
+        required = [check.condition for check in terms.inclusion if check.effect == "require"]
+        referral = referral_score_threshold(terms)
+        if referral is None:
+            raise SimulationError("The definition's screening earns no referral by a score.")
+        return cls(
+            inclusion_min=bound(required, "measure", ("ge", "gt")),
+            inclusion_max=bound(required, "measure", ("le", "lt")),
+            priority_age_min=int(bound(terms.priority, "age", ("ge", "gt"))),
+            priority_age_max=int(bound(terms.priority, "age", ("le", "lt"))),
+            priority_bmi_above=bound(terms.priority, "bmi", ("gt", "ge")),
+            referral_score=int(referral),
+        )
+
+
 class ProgrammeSimulation:
     """Plans ``prepatients`` people for ``programme`` and lives through their programme.
 
@@ -304,6 +343,7 @@ class ProgrammeSimulation:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.programme = programme
+        self.numbers = DefinitionNumbers.of(programme_terms(programme))
         self.size = prepatients
         self.seed = seed
         self.out = out
@@ -408,7 +448,8 @@ class ProgrammeSimulation:
             consent_day = lab_day - timedelta(days=rng.randint(1, 14))
             male = rng.random() < 0.5
             if priority:
-                ages = (max(20, programme.priority_age_min), min(60, programme.priority_age_max))
+                ages = (max(20, self.numbers.priority_age_min),
+                        min(60, self.numbers.priority_age_max))
             else:
                 ages = (20, 70)
             birth = self._birth_date(enroll, ages)
@@ -429,12 +470,12 @@ class ProgrammeSimulation:
 
             height = rng.gauss(179 if male else 166, 6.5)
             height = _clamp(height, 150, 205)
-            low_bmi = float(programme.priority_bmi_above) + 0.6 if priority else 21.0
+            low_bmi = float(self.numbers.priority_bmi_above) + 0.6 if priority else 21.0
             bmi = _clamp(rng.gauss(30.5, 4.5), low_bmi, 45.0)
             height_cm = Decimal(_q(height, 1))
             weight_kg = Decimal(_q(bmi * float(height_cm) ** 2 / 10_000, 1))
             while priority and body_mass_index(
-                    weight_kg=weight_kg, height_cm=height_cm) <= programme.priority_bmi_above:
+                    weight_kg=weight_kg, height_cm=height_cm) <= self.numbers.priority_bmi_above:
                 weight_kg += Decimal("0.5")
             bmi_value = body_mass_index(weight_kg=weight_kg, height_cm=height_cm)
             waist = (84 if male else 72) + (float(bmi_value) - 22) * 2.3 + rng.gauss(0, 4)
@@ -444,8 +485,8 @@ class ProgrammeSimulation:
                 sex="M" if male else "F", age=age_on(birth, consent_day), bmi=bmi_value,
                 waist_cm=waist_cm,
             )
-            inclusion = Decimal(rng.randint(int(programme.inclusion_hba1c_min * 10),
-                                            int(programme.inclusion_hba1c_max * 10))) / 10
+            inclusion = Decimal(rng.randint(int(self.numbers.inclusion_min * 10),
+                                            int(self.numbers.inclusion_max * 10))) / 10
             provider = rng.choices(range(len(cumulative)), cum_weights=cumulative)[0]
             draw = rng.random()
             trajectory = (Trajectory.IMPROVING if draw < IMPROVING_SHARE
@@ -491,7 +532,7 @@ class ProgrammeSimulation:
             ("eats_vegetables_daily", False),
         ]
         rng.shuffle(risks)
-        threshold = self.programme.findrisc_referral_threshold
+        threshold = self.numbers.referral_score
 
         def score() -> int:
             return findrisc_score(FindriscAnswers(sex=sex, age=age, bmi=bmi, waist_cm=waist_cm,
@@ -816,7 +857,7 @@ class ProgrammeSimulation:
                 raise SimulationError(f"Person {person.index} got no referral code.")
             with clock.travel_to(person.lab_day):
                 registry.inclusion_sample_record_lab(
-                    code=code, hba1c=person.inclusion_hba1c, taken_on=person.lab_day,
+                    code=code, value=person.inclusion_hba1c, taken_on=person.lab_day,
                     lab_reference=f"SIM-{self.seed}-{person.index}",
                 )
             with clock.travel_to(person.enroll_day):

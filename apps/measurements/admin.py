@@ -365,8 +365,8 @@ class MeasurementFormSet(BaseInlineFormSet):
         return len(self.get_queryset()) >= self.limit
 
     @cached_property
-    def hba1c_chart(self) -> dict[str, Any]:
-        return admin_views.prepatient_hba1c_chart(self.instance)
+    def outcome_chart(self) -> dict[str, Any]:
+        return admin_views.prepatient_outcome_chart(self.instance)
 
 
 class MeasurementInline(ReadOnlyInline):

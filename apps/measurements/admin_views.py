@@ -20,7 +20,12 @@ from apps.core import clock
 from apps.core.charts import ChartSpec, dataset, number, percent
 from apps.measurements import selectors
 from apps.programs.models import Programme
-from apps.programs.selectors import programme_menu, programmes_in_order
+from apps.programs.selectors import (
+    care_threshold,
+    programme_menu,
+    programme_terms,
+    programmes_in_order,
+)
 from apps.registry.models import Prepatient
 
 CHARTS_PERMISSION = "measurements.view_measurement"
@@ -49,35 +54,39 @@ def chart_links(request: HttpRequest) -> list[tuple[str, str]]:
 
 def around(programme: Programme) -> dict[str, float]:
     """A value axis that shows the target and the care threshold with some room, so
-    that small changes are not blown up to fill the chart."""
-    target = float(programme.outcome_below)
-    care = float(programme.seek_care_hba1c)
+    that small changes are not blown up to fill the chart (none without a threshold)."""
+    care_at = care_threshold(programme_terms(programme), programme.outcome_measure)
+    if care_at is None or programme.criteria[0].compare != "value":
+        return {}
+    target, care = float(programme.outcome_below), float(care_at)
     return {"suggestedMin": target - (care - target) / 2, "suggestedMax": care + 1}
 
 
 # --- One prepatient -----------------------------------------------------------------------
 
 
-def prepatient_hba1c_chart(prepatient: Prepatient) -> dict[str, Any]:
-    """The prepatient's HbA1c values with the outcome target and the care threshold."""
+def prepatient_outcome_chart(prepatient: Prepatient) -> dict[str, Any]:
+    """The prepatient's values of the outcome measure with the outcome target and the
+    care threshold (the safety check's, where the definition has one)."""
     programme = prepatient.programme
-    points = selectors.hba1c_series(prepatient)
+    measure = selectors.measurement_type_by_code(programme.outcome_measure)
+    name = measure.name if measure is not None else programme.outcome_measure
+    care_at = care_threshold(programme_terms(programme), programme.outcome_measure)
+    points = selectors.outcome_series(prepatient)
     labels = [point.taken_on.isoformat() for point in points]
-    spec = ChartSpec(
-        kind="line",
-        labels=labels,
-        datasets=[
-            dataset(_("HbA1c"), [number(point.value) for point in points], SERIES),
-            dataset(_("Outcome target: below %(value)s") % {"value": programme.outcome_below},
-                    [number(programme.outcome_below)] * len(points), TARGET, dashed=True),
-            dataset(_("Seek care at %(value)s") % {"value": programme.seek_care_hba1c},
-                    [number(programme.seek_care_hba1c)] * len(points), CARE, dashed=True),
-        ],
-        value_title="HbA1c (mmol/mol)",
-        bounds=around(programme),
-    )
+    datasets = [dataset(name, [number(point.value) for point in points], SERIES)]
+    if programme.criteria[0].compare == "value":
+        datasets.append(dataset(
+            _("Outcome target: below %(value)s") % {"value": programme.outcome_below},
+            [number(programme.outcome_below)] * len(points), TARGET, dashed=True))
+    if care_at is not None:
+        datasets.append(dataset(_("Seek care at %(value)s") % {"value": care_at},
+                                [number(care_at)] * len(points), CARE, dashed=True))
+    spec = ChartSpec(kind="line", labels=labels, datasets=datasets,
+                     value_title=f"{name} ({programme.outcome_unit})", bounds=around(programme))
     return {"points": points, "spec": spec.as_json(), "target": programme.outcome_below,
-            "seek_care": programme.seek_care_hba1c}
+            "seek_care": care_at, "measure": name, "unit": programme.outcome_unit,
+            "decimals": measure.decimal_places if measure is not None else 1}
 
 
 # --- One programme ------------------------------------------------------------------------
@@ -104,7 +113,7 @@ def programme_charts(programme: Programme) -> dict[str, Any]:
                     [number(programme.outcome_below)] * len(quarters), TARGET, dashed=True),
         ],
         value_title=f"{measure_name} ({programme.outcome_unit})",
-        bounds=around(programme) if programme.outcome_measure == selectors.HBA1C else {},
+        bounds=around(programme),
     )
     below = ChartSpec(
         kind="bar", labels=labels,

@@ -15,3 +15,4 @@ class MeasurementsConfig(AppConfig):
         from apps.measurements import events, receivers, selectors  # noqa: F401
         # What a programme definition may name: the measurement types, in their units.
         vocabulary.register_measures(selectors.measure_units)
+        vocabulary.register_value_reader(selectors.value_in_stored_unit)

@@ -77,6 +77,16 @@ class ReporterKind(models.TextChoices):
     DERIVED = "derived", _("Derived by the platform")
 
 
+# Who reported a value, as criteria and the settlement format name its source.
+SOURCE_OF = {
+    ReporterKind.LAB: "lab",
+    ReporterKind.PROVIDER: "provider",
+    ReporterKind.DERIVED: "provider",
+    ReporterKind.PREPATIENT: "self",
+    ReporterKind.CASEWORKER: "self",
+}
+
+
 class Measurement(models.Model):
     """One value. Append-only; a correction supersedes, never overwrites."""
 

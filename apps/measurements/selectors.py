@@ -58,10 +58,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, ExtractDay, ExtractMonth, ExtractYear, RowNumber
 from django.db.models.lookups import LessThan
+from django.utils.translation import gettext_lazy as _
 
 from apps.consent.gate import prepatients_for_provider
 from apps.core import clock
 from apps.measurements import rules
+from apps.measurements.errors import MeasurementRefused
 from apps.measurements.models import (
     FollowUpDue,
     Measurement,
@@ -76,7 +78,6 @@ from prevention_engine import followup
 from prevention_engine.settlement import paid_count
 from prevention_engine.units import Conversion
 
-HBA1C = "hba1c"
 MONTHS_PER_QUARTER = 3
 CENTS = Decimal("0.01")
 SHARE_PLACES = Decimal("0.0001")
@@ -207,10 +208,6 @@ def outcome_by_quarter(programme: Programme, code: str | None = None) -> list[Qu
                           median=_round(row["median"])) for row in grouped]
 
 
-def hba1c_by_quarter(programme: Programme) -> list[QuarterFigure]:
-    return outcome_by_quarter(programme, HBA1C)
-
-
 def _medians_in_python(rows: QuerySet[Any]) -> dict[int, Decimal]:
     """SQLite fallback: one ordered pass over (quarter, value), one number per
     prepatient and quarter; no model instances are built."""
@@ -260,14 +257,34 @@ def measurement_type_by_code(code: str) -> MeasurementType | None:
     return MeasurementType.objects.filter(code=code).first()
 
 
+def value_in_stored_unit(code: str, value: Decimal | int | str, unit: str | None,
+                        field: str) -> Decimal:
+    """A value of type ``code`` in its stored unit, converted from ``unit`` and checked
+    against the plausible range; refused (``MeasurementRefused``) naming ``field``."""
+    found = type_specs().get(code)
+    if found is None:
+        raise MeasurementRefused(field="type", code="unknown_type",
+                                 message=_("“%(code)s” is not a measurement type.")
+                                 % {"code": code})
+    kind, spec = found
+    return rules.convert_or_refuse(spec, value, kind.canonical_unit if unit is None else unit,
+                                   field=field)
+
+
+def _plain(number: Decimal) -> Decimal:
+    """A stored 15.000 as written, 15 (the ranges are told to people in refusals)."""
+    normal = number.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+
+
 def type_specs() -> dict[str, tuple[MeasurementType, rules.TypeSpec]]:
     """The types as stored (data, editable by caseworkers) with their rule specs."""
     specs = {}
     for kind in MeasurementType.objects.prefetch_related("units"):
         specs[kind.code] = (kind, rules.TypeSpec(
             code=kind.code, canonical_unit=kind.canonical_unit,
-            decimal_places=kind.decimal_places, plausible_min=kind.plausible_min,
-            plausible_max=kind.plausible_max,
+            decimal_places=kind.decimal_places, plausible_min=_plain(kind.plausible_min),
+            plausible_max=_plain(kind.plausible_max),
             conversions=tuple(Conversion(u.unit, u.subtract, u.multiply)
                               for u in kind.units.all()),
             label=kind.name,
@@ -315,10 +332,12 @@ def measurement_type_names(codes: Iterable[str] | None = None) -> dict[str, str]
 # --- One prepatient -----------------------------------------------------------------------
 
 
-def hba1c_series(prepatient: Prepatient, *, limit: int = 500) -> list[SeriesPoint]:
-    """The prepatient's current HbA1c values, oldest first (the latest ``limit``)."""
+def outcome_series(prepatient: Prepatient, *, limit: int = 500) -> list[SeriesPoint]:
+    """The prepatient's current values of the programme's outcome measure, oldest first
+    (the latest ``limit``)."""
+    code = prepatient.programme.outcome_measure
     rows = (Measurement.objects
-            .filter(prepatient=prepatient, type__code=HBA1C, superseded_by__isnull=True)
+            .filter(prepatient=prepatient, type__code=code, superseded_by__isnull=True)
             .order_by("-taken_on", "-pk")
             .values_list("taken_on", "value", "reporter_kind")[:limit])
     return [SeriesPoint(taken_on=taken_on, value=value, source=source)

@@ -19,8 +19,8 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
-from django.utils import translation
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,6 +31,7 @@ from apps.core.events import publish_to_provider
 from apps.measurements import events, rules, selectors
 from apps.measurements.errors import MeasurementRefused
 from apps.measurements.models import (
+    SOURCE_OF,
     FollowUpDue,
     FollowUpReminder,
     Measurement,
@@ -38,11 +39,11 @@ from apps.measurements.models import (
     ReporterKind,
     SafetyNotice,
 )
-from apps.programs.models import Programme
+from apps.programs.selectors import terms_of_versions, version_terms
 from apps.providers.models import Provider
 from apps.registry.models import ExclusionReason, LifecycleEvent, Prepatient, PrepatientState
 from apps.registry.services import lifecycle_complete, lifecycle_exclude
-from prevention_engine import followup
+from prevention_engine import criteria, followup
 from prevention_engine.units import plausible
 
 logger = logging.getLogger(__name__)
@@ -320,7 +321,7 @@ def after_values_stored(stored: Sequence[Measurement],
     derived = _derive_bmi(stored, specs)
     everything = [*stored, *derived]
     followups_refresh(prepatient_ids={m.prepatient_id for m in everything})
-    _safety_check([m for m in stored if m.type.code == "hba1c"])
+    _safety_check(everything)
 
 
 def _derive_bmi(stored: Sequence[Measurement],
@@ -365,36 +366,39 @@ def _derive_bmi(stored: Sequence[Measurement],
 def followup_schedule_create(*, prepatient: Prepatient) -> list[FollowUpDue]:
     """The rows of ``followup.schedule``: the baseline set (due a grace period after
     enrollment) and one due date per interval to the end of the individual period."""
-    programme = prepatient.programme
     enrolled_on = prepatient.enrolled_on
-    if enrolled_on is None:
+    if enrolled_on is None or prepatient.programme_version is None:
         return []
+    timeline = version_terms(prepatient.programme_version).timeline
     rows = [FollowUpDue(prepatient=prepatient, index=item.index, due_on=item.due_on,
                         window_start=item.window_start, window_end=item.window_end)
             for item in followup.schedule(
-                enrolled_on=enrolled_on, interval_months=programme.followup_interval_months,
-                programme_months=programme.programme_months,
-                grace_days=programme.followup_grace_days)]
+                enrolled_on=enrolled_on, interval_months=timeline.followup_interval_months,
+                programme_months=timeline.programme_months,
+                grace_days=timeline.followup_grace_days)]
     return FollowUpDue.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def followups_refresh(*, prepatient_ids: Iterable[int]) -> int:
     """Marks due dates whose set has become complete; computed in SQL.
 
-    A set is complete when every type of the programme's follow-up set has a
-    current (not superseded) value taken inside the due date's window.
+    A set is complete when every type of the follow-up set of the version the
+    prepatient joined under has a current (not superseded) value taken inside the due
+    date's window.
     """
     ids = list(prepatient_ids)
     if not ids:
         return 0
     now = clock.now()
     marked = 0
-    by_programme: dict[int, list[int]] = defaultdict(list)
-    for prepatient_id, programme_id in Prepatient.objects.filter(pk__in=ids).values_list(
-            "pk", "programme_id"):
-        by_programme[programme_id].append(prepatient_id)
-    for programme_id, members in by_programme.items():
-        required = list(Programme.objects.get(pk=programme_id).followup_measures)
+    by_version: dict[int, list[int]] = defaultdict(list)
+    for prepatient_id, version_id in Prepatient.objects.filter(
+            pk__in=ids, programme_version__isnull=False).values_list(
+            "pk", "programme_version_id"):
+        by_version[version_id].append(prepatient_id)
+    terms = terms_of_versions(by_version)
+    for version_id, members in by_version.items():
+        required = list(terms[version_id].followup_measures)
         present = (Measurement.objects
                    .filter(prepatient_id=OuterRef("prepatient_id"),
                            type__code__in=required, superseded_by__isnull=True,
@@ -426,15 +430,18 @@ def followups_exclude_missed(*, today: date | None = None) -> int:
                        .filter(prepatient_id=OuterRef("prepatient_id"), type="reinstated")
                        .order_by("-on").values("on")[:1])
     missed = (FollowUpDue.objects
-              .filter(completed_at__isnull=True, prepatient__state=PrepatientState.ACTIVE)
-              .annotate(grace_days=F("prepatient__programme__followup_grace_days"),
+              .filter(completed_at__isnull=True, prepatient__state=PrepatientState.ACTIVE,
+                      prepatient__programme_version__isnull=False)
+              .annotate(version_id=F("prepatient__programme_version_id"),
                         reinstated_on=Subquery(last_reinstated)))
+    grace = {pk: terms.timeline.followup_grace_days for pk, terms in terms_of_versions(
+        missed.values_list("version_id", flat=True).distinct()).items()}
     excluded = 0
     seen: set[int] = set()
     for due in missed.filter(due_on__lt=today).select_related("prepatient__programme"):
         if due.prepatient_id in seen or not followup.exclusion_due(
                 due_on=due.due_on, complete=due.completed_at is not None, today=today,
-                grace_days=due.grace_days, reinstated_on=due.reinstated_on):
+                grace_days=grace[due.version_id], reinstated_on=due.reinstated_on):
             continue
         seen.add(due.prepatient_id)
         lifecycle_exclude(prepatient=due.prepatient, reason=ExclusionReason.MISSED_FOLLOWUP,
@@ -452,14 +459,20 @@ def followups_send_reminders(*, today: date | None = None) -> int:
                         prepatient__state=PrepatientState.ACTIVE,
                         prepatient__user__isnull=False)
                 .exclude(prepatient__user__email="")
+                .filter(prepatient__programme_version__isnull=False)
                 .select_related("prepatient__programme", "prepatient__user"))
-    # Only due dates within the longest lead time of any programme can be due a reminder.
-    longest = Programme.objects.aggregate(lead=Max("reminder_days_before"))["lead"] or 0
+    # Only due dates within the longest lead time of any version can be due a reminder.
+    lead = {pk: terms.timeline.reminder_days_before for pk, terms in terms_of_versions(
+        due_soon.values_list("prepatient__programme_version_id", flat=True).distinct()
+    ).items()}
+    longest = max(lead.values(), default=0)
     sent = 0
     for due in due_soon.filter(due_on__lte=today + timedelta(days=longest)):
+        version_id = due.prepatient.programme_version_id
+        assert version_id is not None
         if not followup.reminder_due(
                 due_on=due.due_on, complete=due.completed_at is not None, today=today,
-                days_before=due.prepatient.programme.reminder_days_before):
+                days_before=lead[version_id]):
             continue
         with transaction.atomic():
             _reminder, created = FollowUpReminder.objects.get_or_create(
@@ -497,25 +510,40 @@ def prepatients_complete_ended(*, today: date | None = None) -> int:
 # --- Safety ------------------------------------------------------------------------------
 
 
-def _safety_check(hba1c_values: Sequence[Measurement]) -> None:
-    """At or above the care threshold: one notice per episode; a value below closes it."""
-    if not hba1c_values:
+def _safety_check(values: Sequence[Measurement]) -> None:
+    """The safety checks of the version each prepatient joined under, on each new value
+    of a measure they name from a source they read: a value that a check refers opens
+    a notice (one per episode); a later such value of the same measure that none refers
+    closes it."""
+    if not values:
         return
     by_prepatient: dict[int, list[Measurement]] = defaultdict(list)
-    for value in hba1c_values:
+    for value in values:
         by_prepatient[value.prepatient_id].append(value)
     prepatients = {p.pk: p for p in Prepatient.objects.filter(
-        pk__in=by_prepatient).select_related("programme", "current_provider", "user")}
+        pk__in=by_prepatient, programme_version__isnull=False).select_related(
+        "programme", "current_provider", "user")}
+    terms = terms_of_versions(p.programme_version_id for p in prepatients.values())
     open_notices = {n.prepatient_id: n for n in SafetyNotice.objects.filter(
-        prepatient_id__in=by_prepatient, closed_by__isnull=True).select_related("measurement")}
-    for prepatient_id, values in by_prepatient.items():
-        prepatient = prepatients[prepatient_id]
-        threshold = prepatient.programme.seek_care_hba1c
-        for value in sorted(values, key=lambda m: (m.taken_on, m.pk)):
+        prepatient_id__in=by_prepatient, closed_by__isnull=True).select_related(
+        "measurement__type")}
+    for prepatient_id, stored in by_prepatient.items():
+        prepatient = prepatients.get(prepatient_id)
+        if prepatient is None or prepatient.programme_version_id is None:
+            continue
+        checks = terms[prepatient.programme_version_id].safety
+        for value in sorted(stored, key=lambda m: (m.taken_on, m.pk)):
+            source = SOURCE_OF[ReporterKind(value.reporter_kind)]
+            if not criteria.watches(checks, value.type.code, source):
+                continue
+            facts = criteria.Facts(on=value.taken_on, samples={value.type.code: [
+                criteria.Sample(value.taken_on, value.value, source)]})
+            referred = criteria.referrals(checks, facts)
             notice = open_notices.get(prepatient_id)
-            if value.value >= threshold and notice is None:
+            if referred and notice is None:
                 open_notices[prepatient_id] = _raise_notice(prepatient, value)
-            elif (value.value < threshold and notice is not None
+            elif (not referred and notice is not None
+                  and notice.measurement.type_id == value.type_id
                   and value.taken_on > notice.measurement.taken_on):
                 notice.closed_by = value
                 notice.save(update_fields=["closed_by"])
@@ -530,15 +558,17 @@ def _raise_notice(prepatient: Prepatient, value: Measurement) -> SafetyNotice:
     )
     publish_to_provider(provider_id=prepatient.current_provider_id,
                         kind=events.SAFETY_NOTICE, subject=prepatient.pseudonym,
-                        on=value.taken_on, measurement="hba1c", value=str(value.value),
-                        unit="mmol/mol")
+                        on=value.taken_on, measurement=value.type.code,
+                        value=str(value.value), unit=value.type.canonical_unit)
     user = prepatient.user
     if user is not None and user.email:
         with translation.override("sv"):
             subject = _("Please contact your health centre")
-            body = _("A recent test shows a blood sugar level (HbA1c) that may mean diabetes. "
-                     "Please contact your health centre (vårdcentral) to have it checked. "
-                     "This is a message from the prevention programme.")
+            body = _("A recent value (%(measure)s %(value)s %(unit)s) needs to be checked "
+                     "by your health centre. Please contact your health centre "
+                     "(vårdcentral). This is a message from the prevention programme.") % {
+                         "measure": value.type.name_sv, "value": formats.localize(value.value),
+                         "unit": value.type.canonical_unit}
         transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
     logger.info("Safety notice %s raised", notice.pk)
     return notice

@@ -29,3 +29,9 @@ class DefinitionConflict(Conflict):
     code = "definition_conflict"
     default_message = _("Another definition with this code and version is already "
                         "published: a change is a new version.")
+
+
+class ProgrammeNotDefined(Conflict):
+    code = "programme_not_defined"
+    default_message = _("The programme has no published version yet, so nobody can join "
+                        "it.")

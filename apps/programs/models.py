@@ -320,8 +320,11 @@ class ProgrammeVersion(TimeStampedModel):
     definition = models.JSONField(_("definition"))
     status = models.CharField(_("status"), max_length=16, choices=DefinitionStatus.choices,
                               default=DefinitionStatus.DRAFT)
+    # Empty for a version shipped with a release (published by the migration that
+    # ships it: the release's review is its four eyes).
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("drafted by"),
-                                   on_delete=models.PROTECT, related_name="+")
+                                   on_delete=models.PROTECT, related_name="+", null=True,
+                                   blank=True)
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("published by"),
                                      on_delete=models.PROTECT, related_name="+", null=True,
                                      blank=True)
@@ -339,7 +342,10 @@ class ProgrammeVersion(TimeStampedModel):
                 condition=Q(status=DefinitionStatus.DRAFT, published_by__isnull=True,
                             published_at__isnull=True)
                 | (Q(status=DefinitionStatus.PUBLISHED, published_by__isnull=False,
-                     published_at__isnull=False) & ~Q(published_by=F("created_by"))),
+                     published_at__isnull=False, created_by__isnull=False)
+                   & ~Q(published_by=F("created_by")))
+                | Q(status=DefinitionStatus.PUBLISHED, created_by__isnull=True,
+                    published_by__isnull=True, published_at__isnull=False),
                 name="programme_version_four_eyes",
                 violation_error_message=_("A version is published by another caseworker "
                                           "than the one who drafted it."),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
+from apps.programs.errors import ProgrammeNotDefined
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
+from prevention_engine import definition as programme_definition
+from prevention_engine.definition import ProgrammeDefinition
 
 
 def programmes_in_order() -> QuerySet[Programme]:
@@ -40,6 +46,70 @@ def programme_version_current(programme: Programme) -> ProgrammeVersion | None:
     """The latest published version: the one new enrollments join under."""
     return (programme.versions.filter(status=DefinitionStatus.PUBLISHED)
             .order_by("-version").first())
+
+
+def version_terms(version: ProgrammeVersion) -> ProgrammeDefinition:
+    """The version's definition as the rule engine reads it (checked when it was
+    drafted and published; a published version never changes, so it is read once per
+    object)."""
+    cached: ProgrammeDefinition | None = getattr(version, "_terms", None)
+    if cached is None:
+        cached = programme_definition.parse(version.definition)
+        version._terms = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def terms_of_versions(ids: Iterable[int | None]) -> dict[int, ProgrammeDefinition]:
+    """The definitions of the versions ``ids`` (one query): for work over many
+    enrollments at once."""
+    wanted = {pk for pk in ids if pk is not None}
+    return {version.pk: version_terms(version)
+            for version in ProgrammeVersion.objects.filter(pk__in=wanted)}
+
+
+def published_terms() -> list[ProgrammeDefinition]:
+    """The definitions of every published version (a handful)."""
+    return [version_terms(version) for version in
+            ProgrammeVersion.objects.filter(status=DefinitionStatus.PUBLISHED)]
+
+
+def referral_score_threshold(terms: ProgrammeDefinition) -> Decimal | None:
+    """The score from which the screening earns the next step (its first score check)."""
+    return next((check.condition.threshold for check in terms.referral
+                 if check.condition.subject == "score"), None)
+
+
+def care_threshold(terms: ProgrammeDefinition, measure: str) -> Decimal | None:
+    """The value of ``measure`` from which the definition's safety checks tell a person
+    to seek care (the first such check's threshold), if they have one."""
+    for check in terms.safety:
+        condition = check.condition
+        if condition.subject == "measure" and condition.measure == measure \
+                and condition.op in ("ge", "gt"):
+            return condition.threshold
+    return None
+
+
+def programme_terms(programme: Programme) -> ProgrammeDefinition:
+    """The terms new enrollments join under: the current published version's.
+
+    Raises ``ProgrammeNotDefined`` for a programme with no published version (it
+    cannot recruit)."""
+    version = programme_version_current(programme)
+    if version is None:
+        raise ProgrammeNotDefined()
+    return version_terms(version)
+
+
+def programme_version_published(programme: Programme, number: int) -> ProgrammeVersion | None:
+    """Published version ``number`` of the programme."""
+    return programme.versions.filter(status=DefinitionStatus.PUBLISHED, version=number).first()
+
+
+def first_version(programme: Programme) -> ProgrammeVersion | None:
+    """The programme's first published version."""
+    return (programme.versions.filter(status=DefinitionStatus.PUBLISHED)
+            .order_by("version").first())
 
 
 def programme_version_latest(programme: Programme) -> ProgrammeVersion | None:

@@ -75,6 +75,25 @@ def programme_version_draft(*, programme: Programme, definition: Mapping[str, An
                                                definition=numbered, created_by=author)
 
 
+def programme_define(*, definition: Mapping[str, Any], author: Any) -> ProgrammeVersion:
+    """A new programme from its definition: the programme (its code and name) and the
+    draft of its version 1, which another caseworker publishes."""
+    code = definition.get("code") if isinstance(definition, Mapping) else None
+    if not isinstance(code, str) or not code:
+        raise DefinitionInvalid(fields={"code": _("a non-empty text")})
+    names = definition.get("name")
+    name = names.get("sv") if isinstance(names, Mapping) else None
+    if not isinstance(name, str) or not name.strip():
+        raise DefinitionInvalid(fields={"name.sv": _("a non-empty text")})
+    with transaction.atomic():
+        if Programme.objects.filter(code=code).exists():
+            raise DefinitionConflict(_("A programme with the code %(code)s already exists: "
+                                       "a change is a new version of it.") % {"code": code})
+        programme = Programme.objects.create(code=code, name=name.strip()[:200])
+        return programme_version_draft(programme=programme, definition=definition,
+                                       author=author)
+
+
 def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> ProgrammeVersion:
     """Publishes a draft; by another caseworker than its author (four eyes). From then
     on the version never changes."""
@@ -90,23 +109,63 @@ def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> P
         locked.published_by = publisher
         locked.published_at = clock.now()
         locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
+        programme_figures_project(locked.programme, locked.definition)
         return locked
+
+
+# The programme-wide figures of the current version, kept on the programme row: what
+# enrollment locks and counts against, what the recruitment phases and the budget read
+# and what the database's own queries join. Written only here, when a version is
+# published; the rules of an enrollment are read from the version it joined under.
+PROJECTED = ("start_date", "recruitment_months", "priority_months", "cap",
+             "programme_months", "switch_months", "followup_interval_months",
+             "followup_measures", "followup_grace_days", "reminder_days_before",
+             "referral_valid_days", "outcome_criteria", "outcome_disqualifiers",
+             "outcome_window_days", "payment_per_success", "currency", "floor_share",
+             "ceiling_share", "min_attributed", "budget_authorization", "payments_from",
+             "payments_until")
+
+
+def programme_figures_project(programme: Programme, definition: Mapping[str, Any]) -> None:
+    """Writes the published ``definition``'s programme-wide figures on ``programme``."""
+    terms = programme_definition.parse(definition)
+    timeline = terms.timeline
+    figures: dict[str, Any] = {
+        "start_date": timeline.start_date, "cap": terms.cap,
+        **{name: getattr(timeline, name) for name in programme_definition.TIMELINE_FIELDS},
+        "followup_measures": list(terms.followup_measures),
+        "outcome_criteria": definition["outcome"]["criteria"],
+        "outcome_disqualifiers": definition["outcome"].get("disqualifiers", []),
+        "outcome_window_days": terms.outcome.window_days,
+        "payment_per_success": terms.payment.per_success, "currency": terms.currency,
+        "floor_share": terms.payment.floor_share, "ceiling_share": terms.payment.ceiling_share,
+        "min_attributed": terms.payment.min_attributed, "budget_authorization": terms.budget,
+        "payments_from": terms.payments_from, "payments_until": terms.payments_until,
+    }
+    Programme.objects.filter(pk=programme.pk).update(**figures)
+    for name, value in figures.items():
+        setattr(programme, name, value)
 
 
 def shipped_definitions_publish(*, directory: Path, author: Any,
                                 publisher: Any) -> list[ProgrammeVersion]:
     """Publishes the shipped questionnaires (``directory/questionnaires``) and, for each
-    existing programme without a version, its shipped definition
-    (``directory/programmes/<code>.json``), drafted by ``author`` and published by
-    ``publisher``. Safe to run again: what is published stays as it is."""
+    shipped programme definition (``directory/programmes/<code>.json``) whose programme
+    has no version yet, that definition: the programme is made if it does not exist,
+    the version drafted by ``author`` and published by ``publisher``. Safe to run
+    again: what is published stays as it is."""
     for path in sorted((directory / "questionnaires").glob("*.json")):
         questionnaire_publish(definition=json.loads(path.read_text("utf-8")))
     published = []
-    for programme in selectors.programmes_in_order():
-        path = directory / "programmes" / f"{programme.code}.json"
-        if not path.exists() or selectors.programme_version_latest(programme) is not None:
+    for path in sorted((directory / "programmes").glob("*.json")):
+        definition = json.loads(path.read_text("utf-8"))
+        programme = selectors.programme_by_code(definition.get("code", path.stem))
+        if programme is None:
+            draft = programme_define(definition=definition, author=author)
+        elif selectors.programme_version_latest(programme) is None:
+            draft = programme_version_draft(programme=programme, author=author,
+                                            definition=definition)
+        else:
             continue
-        draft = programme_version_draft(programme=programme, author=author,
-                                        definition=json.loads(path.read_text("utf-8")))
         published.append(programme_version_publish(version=draft, publisher=publisher))
     return published

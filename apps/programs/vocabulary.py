@@ -9,9 +9,12 @@ programmes app importing the measurement app.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 
 MeasureReader = Callable[[], Mapping[str, Sequence[str]]]
+ValueReader = Callable[[str, "Decimal | int | str", "str | None", str], Decimal]
 _readers: list[MeasureReader] = []
+_value_readers: list[ValueReader] = []
 
 
 def register_measures(reader: MeasureReader) -> None:
@@ -30,3 +33,19 @@ def known_measures() -> dict[str, list[str]] | None:
             known.setdefault(code, []).extend(unit for unit in units
                                               if unit not in known.get(code, []))
     return known
+
+
+def register_value_reader(reader: ValueReader) -> None:
+    """Registers the reader of one measured value: ``reader(code, value, unit, field)``
+    gives the value in the measure's stored unit (``unit`` None: already in it),
+    converted and checked, or raises the owner's refusal naming ``field``."""
+    if reader not in _value_readers:
+        _value_readers.append(reader)
+
+
+def read_value(code: str, value: Decimal | int | str, unit: str | None = None, *,
+               field: str = "value") -> Decimal:
+    """A value of measure ``code`` as the app that owns the measures reads it."""
+    if not _value_readers:
+        raise LookupError("no app has registered a reader of measured values")
+    return _value_readers[0](code, value, unit, field)

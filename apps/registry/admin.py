@@ -105,7 +105,8 @@ class LifecycleEventInline(ReadOnlyInline):
 
 class InclusionSampleInline(ReadOnlyInline):
     model = InclusionSample
-    fields = ("taken_on", "hba1c", "source", "lab_reference", "received_at", "verification")
+    fields = ("taken_on", "measure", "value", "source", "lab_reference", "received_at",
+              "verification")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InclusionSample]:
@@ -351,7 +352,8 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
 
         details = [
             *self._state_details(prepatient),
-            (_("HbA1c (mmol/mol)"), sample.hba1c),
+            (_("measure"), sample.measure),
+            (_("value"), sample.value),
             (_("taken on"), sample.taken_on),
             (_("received"), f"{sample.received_at:%Y-%m-%d %H:%M}"),
             (_("source"), sample.get_source_display()),
@@ -389,7 +391,7 @@ class VerifiedFilter(DefaultChoiceFilter):
 
 @admin.register(InclusionSample)
 class InclusionSampleAdmin(ReadOnlyAdmin):
-    list_display = ("prepatient_link", "hba1c", "taken_on", "received_at", "source",
+    list_display = ("prepatient_link", "measure", "value", "taken_on", "received_at", "source",
                     "verification")
     list_filter = (VerifiedFilter, "source")
     list_per_page = 50
@@ -397,7 +399,7 @@ class InclusionSampleAdmin(ReadOnlyAdmin):
     ordering = ("-pk",)
     search_fields = ("=prepatient__pseudonym",)
     search_help_text = _("A programme ID (pp-…).")
-    readonly_fields = ("prepatient", "hba1c", "taken_on", "received_at", "source",
+    readonly_fields = ("prepatient", "measure", "value", "taken_on", "received_at", "source",
                        "lab_reference", "verified_by", "verified_at", "verification_note")
 
 

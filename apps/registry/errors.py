@@ -17,7 +17,7 @@ class InclusionRefused(DomainError):
 
     def __init__(self, decision: Any) -> None:
         self.decision = decision
-        super().__init__(decision.message, code=decision.reason.value)
+        super().__init__(decision.message, code=decision.reason)
 
 
 class ProviderNotAuthorized(Conflict):

@@ -249,12 +249,15 @@ class SampleSource(models.TextChoices):
 
 
 class InclusionSample(models.Model):
-    """The HbA1c value that decides inclusion. Append-only; self-reported
-    values decide nothing until a caseworker verifies them."""
+    """A measured value taken to decide inclusion (the measure an inclusion check of the
+    programme's definition reads, in its stored unit), from a laboratory through a
+    referral code or typed in by the person. Append-only; self-reported values decide
+    nothing until a caseworker verifies them."""
 
     prepatient = models.ForeignKey(Prepatient, verbose_name=_("prepatient"),
                                    on_delete=models.CASCADE, related_name="inclusion_samples")
-    hba1c = models.DecimalField(_("HbA1c (mmol/mol)"), max_digits=5, decimal_places=1)
+    measure = models.SlugField(_("measure"), max_length=32)
+    value = models.DecimalField(_("value"), max_digits=10, decimal_places=3)
     taken_on = models.DateField(_("taken on"))
     received_at = models.DateTimeField(_("received"), default=clock.now)
     source = models.CharField(_("source"), max_length=8, choices=SampleSource.choices)
@@ -271,8 +274,7 @@ class InclusionSample(models.Model):
         verbose_name = _("inclusion sample")
         verbose_name_plural = _("inclusion samples")
         constraints = [
-            models.CheckConstraint(condition=Q(hba1c__gt=0) & Q(hba1c__lt=200),
-                                   name="inclusion_sample_plausible"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="inclusion_sample_positive"),
             models.CheckConstraint(
                 condition=Q(source="self") | Q(verified_by__isnull=True),
                 name="inclusion_sample_only_self_reports_are_verified",
@@ -280,7 +282,7 @@ class InclusionSample(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_source_display()} {self.taken_on}"
+        return f"{self.measure} {self.get_source_display()} {self.taken_on}"
 
     @property
     def decides_inclusion(self) -> bool:

@@ -17,7 +17,7 @@ from django.db.models import Avg, Count, Prefetch, QuerySet
 from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.programs.models import Programme
-from apps.programs.selectors import programme_ids
+from apps.programs.selectors import programme_ids, programme_terms
 from apps.providers.models import Provider
 from apps.registry.identity import Personnummer
 from apps.registry.models import (
@@ -34,8 +34,9 @@ from apps.registry.models import (
     Screening,
 )
 from apps.registry.referral_codes import referral_code_hash
+from prevention_engine import criteria
 from prevention_engine.dates import add_months, switch_allowed, switch_window_end
-from prevention_engine.findrisc import earns_referral
+from prevention_engine.definition import ProgrammeDefinition
 
 # --- Prepatients ----------------------------------------------------------------------
 
@@ -136,11 +137,27 @@ def prepatient_screened(*, prepatient: Prepatient) -> bool:
 
 
 def prepatient_referred(*, prepatient: Prepatient, screening: Screening | None = None) -> bool:
-    """Whether the latest screening (or ``screening``) scored at or above the
-    programme's referral threshold."""
+    """Whether the latest screening (or ``screening``) earned the next step: the
+    current definition's referral checks hold on the scores of the questionnaire
+    responses kept with it."""
     screening = screening if screening is not None else screening_latest(prepatient=prepatient)
-    return (screening is not None
-            and earns_referral(screening.score, prepatient.programme.findrisc_referral_threshold))
+    if screening is None:
+        return False
+    return referral_earned(programme_terms(prepatient.programme),
+                           scores_at(prepatient, screening.submitted_at))
+
+
+def scores_at(prepatient: Prepatient, moment: Any) -> dict[str, int]:
+    """The latest score of each questionnaire the person had answered by ``moment``."""
+    return dict(QuestionnaireResponse.objects
+                .filter(prepatient=prepatient, submitted_at__lte=moment)
+                .order_by("submitted_at", "pk").values_list("questionnaire__code", "score"))
+
+
+def referral_earned(terms: ProgrammeDefinition, scores: dict[str, int]) -> bool:
+    """The definition's referral checks on these scores: the next step (a blood test,
+    a measurement) is earned when none refuses."""
+    return criteria.decide(terms.referral, criteria.Facts(scores=scores)).included
 
 
 def referral_latest(*, prepatient: Prepatient) -> ReferralCode | None:
@@ -157,13 +174,15 @@ def referral_is_active(referral: ReferralCode | None) -> bool:
 # --- Inclusion samples -----------------------------------------------------------------
 
 
-def inclusion_sample_from_lab(*, code: str, lab_reference: str, hba1c: Decimal,
+def inclusion_sample_from_lab(*, code: str, lab_reference: str, measure: str, value: Decimal,
                               taken_on: date) -> InclusionSample | None:
     """A laboratory's inclusion sample stored before against the referral ``code``
-    with the same sample ID, value and date (the same result sent again), or None."""
+    with the same sample ID, measure, value and date (the same result sent again), or
+    None."""
     return (InclusionSample.objects
             .filter(referral__code_hash=referral_code_hash(code), source=SampleSource.LAB,
-                    lab_reference=lab_reference, hba1c=hba1c, taken_on=taken_on)
+                    lab_reference=lab_reference, measure=measure, value=value,
+                    taken_on=taken_on)
             .first())
 
 

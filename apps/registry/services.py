@@ -8,7 +8,8 @@ state in one transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -25,8 +27,13 @@ from apps.core.crypto import lookup_hash
 from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
 from apps.core.logging import PERSONNUMMER_LIKE
+from apps.programs import vocabulary
 from apps.programs.models import DefinitionStatus, Programme, Questionnaire
-from apps.programs.selectors import programme_version_current, screening_questionnaires
+from apps.programs.selectors import (
+    programme_terms,
+    programme_version_current,
+    screening_questionnaires,
+)
 from apps.providers.models import Provider
 from apps.registry import events, rules
 from apps.registry.errors import (
@@ -66,9 +73,10 @@ from apps.registry.selectors import (
     STARS,
     inclusion_sample_from_lab,
     may_rate,
+    prepatient_referred,
 )
 from apps.registry.signals import prepatient_enrolled
-from prevention_engine import findrisc, inclusion, units
+from prevention_engine import criteria, findrisc, inclusion, units
 from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
 
@@ -81,21 +89,6 @@ ENROLLED_STATES = (PrepatientState.ACTIVE, PrepatientState.COMPLETED,
 DEATH_REGISTERED_FROM = (PrepatientState.ACTIVE, PrepatientState.EXCLUDED,
                          PrepatientState.DROPPED_OUT, PrepatientState.COMPLETED)
 COMMENT_MAX_LENGTH = 500  # ProviderRating.comment
-
-
-def inclusion_params(programme: Programme) -> inclusion.InclusionParams:
-    return inclusion.InclusionParams(
-        start_date=programme.start_date,
-        recruitment_months=programme.recruitment_months,
-        priority_months=programme.priority_months,
-        cap=programme.cap,
-        inclusion_hba1c_min=programme.inclusion_hba1c_min,
-        inclusion_hba1c_max=programme.inclusion_hba1c_max,
-        seek_care_hba1c=programme.seek_care_hba1c,
-        priority_bmi_above=programme.priority_bmi_above,
-        priority_age_min=programme.priority_age_min,
-        priority_age_max=programme.priority_age_max,
-    )
 
 
 # --- Identity -------------------------------------------------------------
@@ -211,9 +204,9 @@ def screening_submit(
         items = {item.get("link_id") for item in questionnaire.definition.get("items", [])}
         if items == set(answers):
             questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
-                                          answers=answers)
+                                          answers=answers, submitted_at=screening.submitted_at)
     code, referral = None, None
-    if findrisc.earns_referral(score, prepatient.programme.findrisc_referral_threshold):
+    if prepatient_referred(prepatient=prepatient, screening=screening):
         referral, code = referral_issue(prepatient=prepatient)
     return ScreeningResult(screening=screening, referral_code=code, referral=referral)
 
@@ -224,7 +217,8 @@ def _yes_no(value: bool) -> str:
 
 def questionnaire_response_record(*, prepatient: Prepatient, questionnaire: Questionnaire,
                                   answers: Mapping[str, Any],
-                                  source: str = ResponseSource.SELF) -> QuestionnaireResponse:
+                                  source: str = ResponseSource.SELF,
+                                  submitted_at: Any = None) -> QuestionnaireResponse:
     """Scores a complete set of answers by the questionnaire's definition and keeps
     them; an answer that does not fit is refused naming its item, nothing is kept."""
     if questionnaire.status != DefinitionStatus.PUBLISHED:
@@ -239,7 +233,7 @@ def questionnaire_response_record(*, prepatient: Prepatient, questionnaire: Ques
     return QuestionnaireResponse.objects.create(
         prepatient=prepatient, questionnaire=questionnaire, answers=stored,
         score=scored.total, band=scored.band.code if scored.band else "", source=source,
-        submitted_at=clock.now())
+        submitted_at=submitted_at or clock.now())
 
 
 @transaction.atomic
@@ -256,16 +250,27 @@ def referral_issue(*, prepatient: Prepatient) -> tuple[ReferralCode, str]:
     return referral, format_referral_code(code)
 
 
-def _check_hba1c(value: Decimal, field: str = "hba1c") -> None:
-    """The plausible range of HbA1c as the measurements have it by default (the
-    engine's ``units.MEASURES``), so an inclusion sample and a follow-up value are
-    judged alike."""
-    spec = units.MEASURES["hba1c"]
-    if not units.plausible(spec, value):
+def _inclusion_measure(prepatient: Prepatient, source: str, measure: str | None,
+                       field: str = "type") -> str:
+    """The measure a value from ``source`` is taken for: ``measure`` if the current
+    definition's inclusion reads it from that source, or the one measure it reads from
+    that source when none is named."""
+    readable = criteria.measures_read(programme_terms(prepatient.programme).inclusion, source)
+    if measure is None and len(readable) == 1:
+        return readable[0]
+    if measure is None or measure not in readable:
         raise InvalidInput(fields={field: _(
-            "HbA1c %(value)s mmol/mol is outside the plausible range %(low)s–%(high)s."
-        ) % {"value": value, "low": units.as_written(spec.plausible_min),
-             "high": units.as_written(spec.plausible_max)}})
+            "The programme's inclusion does not read this value from here; it reads: "
+            "%(measures)s.") % {"measures": ", ".join(readable) or "–"}})
+    return measure
+
+
+def _checked_value(measure: str, value: Decimal | int | str, unit: str | None = None,
+                   field: str = "value") -> Decimal:
+    """The value in the measure's stored unit, converted from ``unit`` and checked as
+    the measurements check a follow-up value, so an inclusion sample and a follow-up
+    value are judged alike (the measurement app's refusal, naming ``field``)."""
+    return vocabulary.read_value(measure, value, unit, field=field)
 
 
 def _check_taken_on(taken_on: date) -> None:
@@ -295,16 +300,18 @@ class LabSampleReceipt:
         return not self.duplicate
 
 
-def _lab_sample_store(*, code: str, hba1c: Decimal, taken_on: date, lab_reference: str,
-                      accept_duplicate: bool) -> LabSampleReceipt:
-    """Checks the value and date, then, under the referral code's row lock, refuses an
-    unknown, used or expired code (``ReferralCodeUnknown``, ``ReferralCodeUsed``,
-    ``ReferralCodeExpired``; field ``code``) and stores the sample.
+def _lab_sample_store(*, code: str, measure: str | None,
+                      value: Decimal | Callable[[str], Decimal], taken_on: date,
+                      lab_reference: str, accept_duplicate: bool) -> LabSampleReceipt:
+    """Checks the date, then, under the referral code's row lock, refuses an unknown,
+    used or expired code (``ReferralCodeUnknown``, ``ReferralCodeUsed``,
+    ``ReferralCodeExpired``; field ``code``), finds the measure the person's programme
+    takes from a laboratory (``measure`` when it reads more than one), checks the value
+    (``value``, or ``value(measure)`` converting it from its unit) and stores the sample.
 
     With ``accept_duplicate`` a used code whose sample has the same sample ID, value
     and date is not refused: that earlier sample is returned as a duplicate.
     """
-    _check_hba1c(hba1c)
     _check_taken_on(taken_on)
     with transaction.atomic():
         referral = (ReferralCode.objects.select_for_update()
@@ -312,9 +319,12 @@ def _lab_sample_store(*, code: str, hba1c: Decimal, taken_on: date, lab_referenc
                     .first())
         if referral is None:
             raise ReferralCodeUnknown(fields={"code": _("No referral has this code.")})
+        measure = _inclusion_measure(referral.prepatient, SampleSource.LAB, measure)
+        number = value(measure) if callable(value) else _checked_value(measure, value)
         if referral.used_at is not None:
             earlier = (inclusion_sample_from_lab(code=code, lab_reference=lab_reference,
-                                                 hba1c=hba1c, taken_on=taken_on)
+                                                 measure=measure, value=number,
+                                                 taken_on=taken_on)
                        if accept_duplicate else None)
             if earlier is not None:
                 return LabSampleReceipt(sample=earlier, duplicate=True)
@@ -324,7 +334,7 @@ def _lab_sample_store(*, code: str, hba1c: Decimal, taken_on: date, lab_referenc
         referral.used_at = clock.now()
         referral.save(update_fields=["used_at"])
         sample = InclusionSample.objects.create(
-            prepatient=referral.prepatient, hba1c=hba1c, taken_on=taken_on,
+            prepatient=referral.prepatient, measure=measure, value=number, taken_on=taken_on,
             received_at=clock.now(), source=SampleSource.LAB, referral=referral,
             lab_reference=lab_reference,
         )
@@ -333,36 +343,41 @@ def _lab_sample_store(*, code: str, hba1c: Decimal, taken_on: date, lab_referenc
 
 
 def inclusion_sample_record_lab(
-    *, code: str, hba1c: Decimal, taken_on: date, lab_reference: str
+    *, code: str, value: Decimal, taken_on: date, lab_reference: str,
+    measure: str | None = None,
 ) -> InclusionSample:
-    """A laboratory's HbA1c result (in mmol/mol) against a referral code (single use).
+    """A laboratory's result (in the measure's stored unit) against a referral code
+    (single use), for the measure the person's programme takes from a laboratory.
 
-    Raises ``InvalidInput`` (fields ``lab_reference``, ``hba1c``, ``taken_on``) or a
-    ``ReferralCodeNotValid`` (field ``code``); a code used before is refused even for
-    the same result (``inclusion_sample_receive_lab`` answers that as a duplicate).
+    Raises ``InvalidInput`` (fields ``lab_reference``, ``type``, ``value``,
+    ``taken_on``) or a ``ReferralCodeNotValid`` (field ``code``); a code used before is
+    refused even for the same result (``inclusion_sample_receive_lab`` answers that as
+    a duplicate).
     """
     _check_lab_reference(lab_reference)
-    return _lab_sample_store(code=code, hba1c=hba1c, taken_on=taken_on,
+    return _lab_sample_store(code=code, measure=measure, value=value, taken_on=taken_on,
                              lab_reference=lab_reference, accept_duplicate=False).sample
 
 
 def inclusion_sample_receive_lab(
-    *, code: str, value: Decimal | int | str, unit: str, taken_on: date, lab_reference: str
+    *, code: str, value: Decimal | int | str, unit: str, taken_on: date, lab_reference: str,
+    measure: str | None = None,
 ) -> LabSampleReceipt:
-    """A laboratory's HbA1c result as sent, against a referral code (single use).
+    """A laboratory's result as sent, against a referral code (single use).
 
-    The value is converted to mmol/mol from its unit (``%`` or ``mmol/mol``, the
-    engine's built-in HbA1c measure). Sending the same result again (same code,
-    sample ID, value and date) is answered with the earlier sample as a duplicate,
-    decided under the code's row lock; a code used for another sample raises
-    ``ReferralCodeUsed``. Every refusal names its field: ``lab_reference``,
-    ``value`` (not a number, unknown unit, implausible), ``taken_on`` or ``code``
-    (``ReferralCodeUnknown``, ``ReferralCodeUsed``, ``ReferralCodeExpired``).
+    The value is converted to the measure's stored unit from its unit (the engine's
+    built-in measures: HbA1c in ``%`` or ``mmol/mol``, say). Sending the same result
+    again (same code, sample ID, value and date) is answered with the earlier sample
+    as a duplicate, decided under the code's row lock; a code used for another sample
+    raises ``ReferralCodeUsed``. Every refusal names its field: ``lab_reference``,
+    ``type``, ``value`` (not a number, unknown unit, implausible), ``taken_on`` or
+    ``code`` (``ReferralCodeUnknown``, ``ReferralCodeUsed``, ``ReferralCodeExpired``).
     """
     _check_lab_reference(lab_reference)
-    hba1c = rules.hba1c_in_mmol_per_mol(value, unit, field="value")
-    return _lab_sample_store(code=code, hba1c=hba1c, taken_on=taken_on,
-                             lab_reference=lab_reference, accept_duplicate=True)
+    return _lab_sample_store(
+        code=code, measure=measure,
+        value=lambda found: _checked_value(found, value, unit),
+        taken_on=taken_on, lab_reference=lab_reference, accept_duplicate=True)
 
 
 def _mail_result_arrived(prepatient: Prepatient) -> None:
@@ -378,14 +393,16 @@ def _mail_result_arrived(prepatient: Prepatient) -> None:
 
 
 def inclusion_sample_record_self(
-    *, prepatient: Prepatient, hba1c: Decimal, taken_on: date
+    *, prepatient: Prepatient, value: Decimal, taken_on: date, measure: str | None = None
 ) -> InclusionSample:
-    """A value the person typed in; it decides nothing until a caseworker verifies it."""
-    _check_hba1c(hba1c)
+    """A value the person typed in, of a measure the programme's inclusion takes from
+    the person (``self``); it decides nothing until a caseworker verifies it."""
+    measure = _inclusion_measure(prepatient, SampleSource.SELF, measure)
+    value = _checked_value(measure, value)
     _check_taken_on(taken_on)
     return InclusionSample.objects.create(
-        prepatient=prepatient, hba1c=hba1c, taken_on=taken_on, received_at=clock.now(),
-        source=SampleSource.SELF,
+        prepatient=prepatient, measure=measure, value=value, taken_on=taken_on,
+        received_at=clock.now(), source=SampleSource.SELF,
     )
 
 
@@ -408,40 +425,60 @@ def inclusion_sample_verify(*, sample: InclusionSample, caseworker: Any,
 # --- Inclusion and enrollment ----------------------------------------------
 
 
-def deciding_sample(prepatient: Prepatient) -> InclusionSample | None:
-    """The latest sample that may decide inclusion: a lab value or a verified one."""
+def deciding_samples(prepatient: Prepatient) -> QuerySet[InclusionSample]:
+    """The samples that may decide inclusion: laboratory values and verified ones, in
+    the order they were taken (on the same day, the order they were given)."""
     return (InclusionSample.objects.filter(prepatient=prepatient)
             .exclude(source=SampleSource.SELF, verified_at=None)
-            .order_by("-taken_on", "-received_at", "-pk").first())
+            .order_by("taken_on", "received_at", "pk"))
+
+
+def deciding_sample(prepatient: Prepatient) -> InclusionSample | None:
+    """The latest sample that may decide inclusion: a lab value or a verified one."""
+    return deciding_samples(prepatient).last()
 
 
 def enrolled_count(programme: Programme) -> int:
     return Prepatient.objects.filter(programme=programme, enrolled_on__isnull=False).count()
 
 
-def _latest_bmi(prepatient: Prepatient) -> Decimal | None:
+def _latest_bmi(prepatient: Prepatient, samples: Sequence[InclusionSample]) -> Decimal | None:
+    """The latest BMI known: a BMI sample, or the one the screening answers gave."""
+    measured = [sample for sample in samples if sample.measure == "bmi"]
+    if measured:
+        return measured[-1].value
     screening = prepatient.screenings.order_by("-submitted_at", "-pk").first()
     return screening.bmi if screening else None
+
+
+def inclusion_facts(prepatient: Prepatient, today: date) -> criteria.Facts:
+    """What the criteria read about the person today: age, sex, BMI, residence, the
+    deciding samples of each measure and the latest score of each questionnaire."""
+    samples = list(deciding_samples(prepatient))
+    by_measure: dict[str, list[criteria.Sample]] = defaultdict(list)
+    for sample in samples:
+        by_measure[sample.measure].append(criteria.Sample(sample.taken_on, sample.value,
+                                                          sample.source))
+    scores = dict(QuestionnaireResponse.objects.filter(prepatient=prepatient)
+                  .order_by("submitted_at", "pk").values_list("questionnaire__code", "score"))
+    return criteria.Facts(
+        on=today, age=age_on(prepatient.birth_date, today) if prepatient.birth_date else None,
+        sex=prepatient.sex or None, bmi=_latest_bmi(prepatient, samples),
+        priority_area=prepatient.in_vulnerable_area, samples=dict(by_measure), scores=scores)
 
 
 def inclusion_decide(
     *, prepatient: Prepatient, count: int | None = None
 ) -> rules.InclusionDecision:
-    """What the rules say today, without writing anything."""
+    """What the current definition's rules say today, without writing anything."""
     programme = prepatient.programme
-    sample = deciding_sample(prepatient)
     today = clock.today()
-    candidate = inclusion.InclusionCandidate(
-        consent_valid=prepatient.consent_valid,
-        hba1c=sample.hba1c if sample else None,
-        age=age_on(prepatient.birth_date, today) if prepatient.birth_date else None,
-        bmi=_latest_bmi(prepatient),
-        in_vulnerable_area=prepatient.in_vulnerable_area,
-        already_enrolled=prepatient.is_enrolled,
-    )
+    candidate = inclusion.Candidate(
+        consent_valid=prepatient.consent_valid, already_enrolled=prepatient.is_enrolled,
+        facts=inclusion_facts(prepatient, today))
     return rules.decide_inclusion(
-        inclusion_params(programme), candidate, today=today,
-        enrolled_count=enrolled_count(programme) if count is None else count,
+        programme_terms(programme), programme, cap=programme.cap, candidate=candidate,
+        today=today, enrolled_count=enrolled_count(programme) if count is None else count,
     )
 
 

@@ -41,7 +41,7 @@ from django.db import connection
 from apps.measurements.models import MeasurementType
 from apps.settlements.export import SOURCE
 from apps.settlements.models import SettlementRun
-from apps.settlements.rules import settlement_rules
+from apps.settlements.rules import run_version, settlement_rules
 from prevention_engine.baseline import baseline_sources
 from prevention_engine.interchange import plain
 from prevention_engine.model import EVENT_TYPES, Criterion, Disqualifier, Rules
@@ -255,7 +255,7 @@ def _source_sql() -> str:
 
 
 def settlement_sql(rules: Rules) -> str:
-    """The statement for a programme's rules; parameters: programme, as_of, cutoff, run,
+    """The statement for a programme version's rules; parameters: version, as_of, cutoff, run,
     window (days), months."""
     types = _Types(rules)
     measures = ", ".join(str(types.id(m)) for m in sorted(rules.measures))
@@ -267,7 +267,7 @@ p AS MATERIALIZED (
     SELECT pp.id, pp.pseudonym, pp.enrolled_on,
            (pp.enrolled_on + make_interval(months => %(months)s))::date AS end_date
     FROM registry_prepatient pp
-    WHERE pp.programme_id = %(programme)s AND pp.enrolled_on IS NOT NULL
+    WHERE pp.programme_version_id = %(version)s AND pp.enrolled_on IS NOT NULL
       AND pp.enrolled_on <= %(as_of)s
       AND EXISTS (SELECT 1 FROM registry_listing l
                   WHERE l.prepatient_id = pp.id AND l.created_at <= %(cutoff)s)
@@ -421,7 +421,7 @@ FROM written GROUP BY provider_id
 
 
 def evaluation_parameters(run: SettlementRun, rules: Rules) -> dict[str, Any]:
-    return {"programme": run.programme_id, "as_of": run.as_of, "cutoff": run.data_cutoff,
+    return {"version": run_version(run).pk, "as_of": run.as_of, "cutoff": run.data_cutoff,
             "run": run.pk, "window": rules.window_days, "months": rules.programme_months}
 
 
@@ -436,7 +436,7 @@ class Written:
 
 def evaluate_in_sql(*, run: SettlementRun) -> Written:
     """Inserts the run's prepatient lines in one statement, which also counts them."""
-    rules = settlement_rules(run.programme)
+    rules = settlement_rules(run_version(run))
     with connection.cursor() as cursor:
         # One big statement read whole: no JIT compilation, sorts and hashes in memory,
         # and hash joins only: the planner picks nested loops for CTEs it thinks are

@@ -1,9 +1,10 @@
 """The settlement input as the auditor sees it, read from the database.
 
-``iter_prepatients`` reads what a run settles — the programme's prepatients
-enrolled on or before ``as_of``, their listings, lifecycle events, baseline and
-the values of every measure an outcome criterion or disqualifier names — as
-the interchange format's plain values, with pseudonymous IDs only. Only what
+``iter_prepatients`` reads what a run settles — the prepatients who joined the
+programme under one version of its definition (``version``), enrolled on or
+before ``as_of``, their listings, lifecycle events, baseline and the values of
+every measure an outcome criterion or disqualifier names — as the interchange
+format's plain values, with pseudonymous IDs only. Only what
 was recorded by the run's data cutoff (the moment it was prepared) is read, so
 the same run always gives the same input, however much arrives later (with no
 cutoff, everything known now is read: the forecast, an export as of a date).
@@ -28,13 +29,19 @@ from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.measurements.models import FollowUpDue, Measurement, MeasurementType, ReporterKind
-from apps.programs.models import Programme
+from apps.measurements.models import (
+    SOURCE_OF,
+    FollowUpDue,
+    Measurement,
+    MeasurementType,
+    ReporterKind,
+)
+from apps.programs.models import ProgrammeVersion
 from apps.providers.models import AuthorizationDecision, AuthorizationStatus, Provider
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
 from apps.settlements.errors import RunNotExportable
 from apps.settlements.models import SettlementRun
-from apps.settlements.rules import provider_key, settlement_rules
+from apps.settlements.rules import provider_key, run_version, settlement_rules
 from prevention_engine.baseline import baseline_sources, baseline_values
 from prevention_engine.interchange import ProviderIn, SettlementInput, input_lines, plain
 from prevention_engine.model import (
@@ -49,14 +56,7 @@ from prevention_engine.model import (
     Listing as ListingIn,
 )
 
-# Who reported a value, as the format names it.
-SOURCE = {
-    ReporterKind.LAB: "lab",
-    ReporterKind.PROVIDER: "provider",
-    ReporterKind.DERIVED: "provider",
-    ReporterKind.PREPATIENT: "self",
-    ReporterKind.CASEWORKER: "self",
-}
+SOURCE = SOURCE_OF  # who reported a value, as the format names it
 LOST_AUTHORIZATION = (AuthorizationStatus.SUSPENDED, AuthorizationStatus.REVOKED)
 CHUNK = 5_000  # rows fetched at a time by the streaming readers
 FORMAT_VERSION = 2  # the settlement format of the runs whose input is exported
@@ -102,51 +102,51 @@ def _recorded(field: str, cutoff: datetime | None) -> dict[str, datetime]:
     return {} if cutoff is None else {f"{field}__lte": cutoff}
 
 
-def current_values(programme: Programme, as_of: date, cutoff: datetime | None,
+def current_values(version: ProgrammeVersion, as_of: date, cutoff: datetime | None,
                    type_ids: Iterable[int]) -> Any:
     """The values a run reads: of the given types, taken by ``as_of``, recorded by the
     cutoff and not corrected by then."""
     corrected = Measurement.objects.filter(supersedes=OuterRef("pk"),
                                            **_recorded("received_at", cutoff))
     return (Measurement.objects
-            .filter(prepatient__programme=programme, type_id__in=list(type_ids),
+            .filter(prepatient__programme_version=version, type_id__in=list(type_ids),
                     taken_on__lte=as_of, **_recorded("received_at", cutoff))
             .exclude(Exists(corrected)))
 
 
-def settled_prepatients(programme: Programme, as_of: date, cutoff: datetime | None) -> Any:
+def settled_prepatients(version: ProgrammeVersion, as_of: date, cutoff: datetime | None) -> Any:
     """The prepatients a run settles: enrolled on or before ``as_of``, recorded by the cutoff."""
     recorded = Listing.objects.filter(prepatient=OuterRef("pk"),
                                       **_recorded("created_at", cutoff))
-    return Prepatient.objects.filter(programme=programme, enrolled_on__isnull=False,
+    return Prepatient.objects.filter(programme_version=version, enrolled_on__isnull=False,
                                      enrolled_on__lte=as_of).filter(Exists(recorded))
 
 
-def iter_prepatients(programme: Programme, as_of: date, cutoff: datetime | None,
+def iter_prepatients(version: ProgrammeVersion, as_of: date, cutoff: datetime | None,
                      rules: Rules | None = None) -> Iterator[PrepatientIn]:
     """The prepatients of the input in id order, read as ordered streams and joined as
     they go: memory stays flat whatever the size of the programme."""
-    rules = rules or settlement_rules(programme)
+    rules = rules or settlement_rules(version)
     spellings = unit_spellings(rules.measures)
     compared = baseline_sources(rules)
-    prepatients = (settled_prepatients(programme, as_of, cutoff).order_by("id")
+    prepatients = (settled_prepatients(version, as_of, cutoff).order_by("id")
                    .values_list("id", "pseudonym", "enrolled_on").iterator(CHUNK))
     listings = _Cursor(Listing.objects.filter(
-        prepatient__programme=programme, valid_from__lte=as_of,
+        prepatient__programme_version=version, valid_from__lte=as_of,
         **_recorded("created_at", cutoff),
     ).order_by("prepatient_id", "valid_from", "id").values_list(
         "prepatient_id", "provider_id", "valid_from").iterator(CHUNK))
     events = _Cursor(LifecycleEvent.objects.filter(
-        prepatient__programme=programme, type__in=EVENT_TYPES, on__lte=as_of,
+        prepatient__programme_version=version, type__in=EVENT_TYPES, on__lte=as_of,
         **_recorded("created_at", cutoff),
     ).order_by("prepatient_id", "on", "id").values_list(
         "prepatient_id", "type", "on", "reason").iterator(CHUNK))
-    samples = _Cursor(current_values(programme, as_of, cutoff, spellings)
+    samples = _Cursor(current_values(version, as_of, cutoff, spellings)
                       .order_by("prepatient_id", "taken_on", "id").values_list(
         "prepatient_id", "id", "type_id", "reported_value", "reported_unit", "taken_on",
         "reporter_kind").iterator(CHUNK))
     baselines = _Cursor(FollowUpDue.objects.filter(
-        prepatient__programme=programme, index=0, completed_at__isnull=False,
+        prepatient__programme_version=version, index=0, completed_at__isnull=False,
         **_recorded("completed_at", cutoff),
     ).order_by("prepatient_id").values_list(
         "prepatient_id", "window_start", "window_end").iterator(CHUNK))
@@ -176,11 +176,12 @@ def _sample(row: tuple[Any, ...], spellings: dict[int, tuple[str, dict[str, str]
                   SOURCE[ReporterKind(kind)], str(measurement_id))
 
 
-def settled_providers(programme: Programme, as_of: date,
+def settled_providers(version: ProgrammeVersion, as_of: date,
                       cutoff: datetime | None) -> tuple[ProviderIn, ...]:
     """Every provider a prepatient of the run was listed with, with the day it first lost
     its authorization (suspended or revoked) by the cutoff, if it has."""
-    listed = Listing.objects.filter(prepatient__programme=programme, valid_from__lte=as_of,
+    listed = Listing.objects.filter(prepatient__programme_version=version,
+                                    valid_from__lte=as_of,
                                     **_recorded("created_at", cutoff)).values("provider_id")
     lost = dict(AuthorizationDecision.objects.filter(
         provider_id__in=listed, to_status__in=LOST_AUTHORIZATION, **_recorded("at", cutoff),
@@ -210,23 +211,25 @@ def consistent_read() -> Iterator[None]:
         yield
 
 
-def settlement_input(programme: Programme, as_of: date, cutoff: datetime | None) -> SettlementInput:
+def settlement_input(version: ProgrammeVersion, as_of: date,
+                     cutoff: datetime | None) -> SettlementInput:
     """The whole input in memory (the rule engine's argument)."""
-    rules = settlement_rules(programme)
+    rules = settlement_rules(version)
     with consistent_read():
         return SettlementInput(version=2, as_of=as_of, rules=rules,
-                               providers=settled_providers(programme, as_of, cutoff),
-                               prepatients=tuple(iter_prepatients(programme, as_of, cutoff,
+                               providers=settled_providers(version, as_of, cutoff),
+                               prepatients=tuple(iter_prepatients(version, as_of, cutoff,
                                                                   rules)))
 
 
-def iter_input_lines(programme: Programme, as_of: date, cutoff: datetime | None) -> Iterator[str]:
+def iter_input_lines(version: ProgrammeVersion, as_of: date,
+                     cutoff: datetime | None) -> Iterator[str]:
     """The auditor's file (``prevention-settlement-input/2``) as text, one prepatient per
     line, written without holding the document in memory."""
-    rules = settlement_rules(programme)
+    rules = settlement_rules(version)
     with consistent_read():
-        yield from input_lines(as_of, rules, settled_providers(programme, as_of, cutoff),
-                               iter_prepatients(programme, as_of, cutoff, rules))
+        yield from input_lines(as_of, rules, settled_providers(version, as_of, cutoff),
+                               iter_prepatients(version, as_of, cutoff, rules))
 
 
 def run_input_lines(run: SettlementRun) -> Iterator[str]:
@@ -236,9 +239,10 @@ def run_input_lines(run: SettlementRun) -> Iterator[str]:
         raise RunNotExportable(_("This run was computed with version %(version)s of the "
                                  "settlement format; only version 2 runs are exported.")
                                % {"version": run.format_version})
-    return iter_input_lines(run.programme, run.as_of, run.data_cutoff)
+    return iter_input_lines(run_version(run), run.as_of, run.data_cutoff)
 
 
-def write_input(programme: Programme, as_of: date, cutoff: datetime | None, out: TextIO) -> None:
-    for piece in iter_input_lines(programme, as_of, cutoff):
+def write_input(version: ProgrammeVersion, as_of: date, cutoff: datetime | None,
+                out: TextIO) -> None:
+    for piece in iter_input_lines(version, as_of, cutoff):
         out.write(piece)

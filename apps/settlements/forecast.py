@@ -75,7 +75,9 @@ from apps.measurements.selectors import (
     measurement_type_by_code,
     quarter_since_enrollment,
 )
+from apps.programs.errors import ProgrammeNotDefined
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_version_current
 from apps.registry.models import LifecycleEventType, Listing
 from apps.settlements.export import settlement_input
 from apps.settlements.savings import (
@@ -375,9 +377,13 @@ def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: Rul
 
 def forecast_programme(programme: Programme, as_of: date | None = None,
                        parameters: SavingsParameters = SPEC_PARAMETERS) -> Forecast:
-    """The forecast of a programme as of a date (default: today)."""
+    """The forecast of a programme as of a date (default: today): of the enrollments
+    under its current version, by that version's rules."""
     as_of = as_of or clock.today()
-    data = settlement_input(programme, as_of, None)
+    version = programme_version_current(programme)
+    if version is None:
+        raise ProgrammeNotDefined()
+    data = settlement_input(version, as_of, None)
     result = recompute(data)
     trend = quarterly_trend(programme, as_of)
     return assemble(

@@ -21,7 +21,7 @@ from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
-from apps.programs.models import Programme
+from apps.programs.models import Programme, ProgrammeVersion
 from apps.providers.models import Provider
 from apps.registry.models import Prepatient
 
@@ -43,6 +43,11 @@ class RunStatus(models.TextChoices):
 class SettlementRun(models.Model):
     programme = models.ForeignKey(Programme, verbose_name=_("programme"),
                                   on_delete=models.PROTECT, related_name="settlement_runs")
+    # A run settles the enrollments of one version of the programme, by that version's
+    # rules (empty only for runs made before programmes had versions).
+    programme_version = models.ForeignKey(
+        ProgrammeVersion, verbose_name=_("programme version"), on_delete=models.PROTECT,
+        related_name="settlement_runs", null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=12, choices=RunKind.choices)
     as_of = models.DateField(_("as of"))
     status = models.CharField(_("status"), max_length=12, choices=RunStatus.choices,
@@ -199,6 +204,9 @@ class ProviderPayment(models.Model):
 
     programme = models.ForeignKey(Programme, verbose_name=_("programme"),
                                   on_delete=models.PROTECT, related_name="+")
+    programme_version = models.ForeignKey(
+        ProgrammeVersion, verbose_name=_("programme version"), on_delete=models.PROTECT,
+        related_name="+", null=True, blank=True)
     provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT,
                                  related_name="settlement_payments")
     run = models.ForeignKey(SettlementRun, verbose_name=_("run"), on_delete=models.PROTECT,
@@ -223,7 +231,7 @@ class ProviderPayment(models.Model):
         ordering = ("programme", "provider", "approved_at", "pk")
         constraints = [
             models.UniqueConstraint(
-                fields=["programme", "provider"], condition=Q(kind="final"),
+                fields=["programme_version", "provider"], condition=Q(kind="final"),
                 name="payment_one_final_per_provider",
                 violation_error_message=_("This provider's outcomes have already been settled "
                                           "by an approved final run.")),

@@ -1,8 +1,8 @@
-"""A programme's settlement rules as the rule engine reads them.
+"""A programme version's settlement rules as the rule engine reads them.
 
 The rules themselves live in ``prevention_engine`` (one definition, also run by
-auditors from a file); this module only reads a programme and its measurement
-types into the engine's ``Rules``: the outcome criteria and disqualifiers as
+auditors from a file); this module only reads a version's definition and its
+measurement types into the engine's ``Rules``: the outcome criteria and disqualifiers as
 the programme states them, the conversions of every accepted unit of the
 measures they name, and the payment rule.
 """
@@ -15,14 +15,20 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import InvalidInput
 from apps.measurements.models import MeasurementType
-from apps.programs.models import Programme
-from prevention_engine.model import Conversion, Criterion, Disqualifier, Payment, Rules
+from apps.programs.errors import ProgrammeNotDefined
+from apps.programs.models import ProgrammeVersion
+from apps.programs.selectors import first_version, version_terms
+from apps.settlements.models import SettlementRun
+from prevention_engine.model import Conversion, Criterion, Disqualifier, Rules
 
 
-def settlement_rules(programme: Programme) -> Rules:
-    """The rules a run of ``programme`` is computed with (format version 2)."""
-    criteria = programme.criteria
-    disqualifiers = programme.disqualifiers
+def settlement_rules(version: ProgrammeVersion) -> Rules:
+    """The rules a run of the enrollments under ``version`` is computed with (format
+    version 2): the version's outcome criteria, disqualifiers and payment rule, and the
+    conversions of every accepted unit of the measures they name."""
+    terms = version_terms(version)
+    criteria = terms.outcome.criteria
+    disqualifiers = terms.outcome.disqualifiers
     outcome_rules: tuple[Criterion | Disqualifier, ...] = (*criteria, *disqualifiers)
     measures = {rule.measure for rule in outcome_rules}
     types = {kind.code: kind for kind in
@@ -31,10 +37,10 @@ def settlement_rules(programme: Programme) -> Rules:
     for rule in outcome_rules:
         kind = types.get(rule.measure)
         if kind is None:
-            raise InvalidInput(fields={"outcome_criteria": _(
+            raise InvalidInput(fields={"outcome.criteria": _(
                 "The measure “%(code)s” is not a measurement type.") % {"code": rule.measure}})
         if rule.unit != kind.canonical_unit:
-            raise InvalidInput(fields={"outcome_criteria": _(
+            raise InvalidInput(fields={"outcome.criteria": _(
                 "%(code)s is compared in its stored unit, %(unit)s.") % {
                     "code": rule.measure, "unit": kind.canonical_unit}})
     for code in sorted(measures):
@@ -46,15 +52,22 @@ def settlement_rules(programme: Programme) -> Rules:
                 measure=code, from_unit=accepted.unit, to_unit=kind.canonical_unit,
                 offset=_plain(-accepted.subtract), factor=_plain(accepted.multiply)))
     return Rules(
-        code=programme.code, programme_months=programme.programme_months,
-        switch_months=programme.switch_months, window_days=programme.outcome_window_days,
+        code=terms.code, programme_months=terms.timeline.programme_months,
+        switch_months=terms.timeline.switch_months, window_days=terms.outcome.window_days,
         criteria=criteria, disqualifiers=disqualifiers, conversions=tuple(conversions),
-        payment=Payment(per_success=programme.payment_per_success,
-                        currency=programme.currency,
-                        floor_share=_plain(programme.floor_share),
-                        ceiling_share=_plain(programme.ceiling_share),
-                        min_attributed=programme.min_attributed),
+        payment=terms.payment,
     )
+
+
+def run_version(run: SettlementRun) -> ProgrammeVersion:
+    """The version whose enrollments and rules ``run`` settles (a run made before
+    programmes had versions settled the programme's first one)."""
+    if run.programme_version is not None:
+        return run.programme_version
+    first = first_version(run.programme)
+    if first is None:
+        raise ProgrammeNotDefined()
+    return first
 
 
 def _plain(value: Decimal) -> Decimal:

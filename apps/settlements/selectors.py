@@ -4,9 +4,11 @@ payments and disputes."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.measurements.selectors import measurement_type_names
+from apps.programs.models import ProgrammeVersion
+from apps.programs.selectors import first_version
 from apps.providers.models import Provider
 from apps.settlements.models import (
     Dispute,
@@ -88,6 +90,15 @@ def measure_names() -> dict[str, str]:
 def run_with_programme(run_id: int) -> SettlementRun | None:
     """The run ``run_id`` with its programme joined (None if there is none)."""
     return SettlementRun.objects.select_related("programme").filter(pk=run_id).first()
+
+
+def version_payments(version: ProgrammeVersion) -> QuerySet[ProviderPayment]:
+    """The payments made for the enrollments under ``version`` (those made before
+    programmes had versions count as its first version's)."""
+    made_under = Q(programme_version=version)
+    if first_version(version.programme) == version:
+        made_under |= Q(programme_version__isnull=True, programme_id=version.programme_id)
+    return ProviderPayment.objects.filter(made_under)
 
 
 def run_payments(run: SettlementRun) -> QuerySet[ProviderPayment]:

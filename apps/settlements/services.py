@@ -25,7 +25,9 @@ from django.utils.translation import ngettext
 from apps.core import clock
 from apps.core.errors import InvalidInput, NotFound, PermissionDenied
 from apps.core.events import publish_to_provider
-from apps.programs.models import Programme
+from apps.programs.errors import ProgrammeNotDefined
+from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion
+from apps.programs.selectors import programme_version_current
 from apps.providers.models import ApiCredential, Provider
 from apps.settlements import events, selectors
 from apps.settlements.dbpath import evaluate_in_sql
@@ -55,7 +57,7 @@ from apps.settlements.models import (
     RunStatus,
     SettlementRun,
 )
-from apps.settlements.rules import provider_id, provider_key, settlement_rules
+from apps.settlements.rules import provider_id, provider_key, run_version, settlement_rules
 from prevention_engine.interchange import evidence_document, recompute
 from prevention_engine.settlement import settle_counts
 
@@ -74,8 +76,13 @@ STALLED_AFTER_WITHOUT_LOCKS = timedelta(minutes=30)
 
 def settlement_prepare(*, programme: Programme, as_of: date, kind: RunKind | str,
                        prepared_by: Any, corrects: SettlementRun | None = None,
-                       note: str = "") -> SettlementRun:
+                       note: str = "", version: ProgrammeVersion | None = None
+                       ) -> SettlementRun:
     """Creates a run and queues its computation after commit.
+
+    A run settles the enrollments made under one published version of the programme
+    (``version``, by default the current one; an adjustment, the corrected run's), by
+    that version's rules: the settlement input holds one rule set.
 
     The run settles the data recorded up to this moment (its data cutoff). If the
     message broker cannot be reached the run is still created, queued, and handed
@@ -91,10 +98,21 @@ def settlement_prepare(*, programme: Programme, as_of: date, kind: RunKind | str
         raise InvalidInput(fields={"corrects": _("Only an adjustment corrects a run.")})
     if as_of > clock.today():
         raise InvalidInput(fields={"as_of": _("The date is in the future.")})
-    settlement_rules(programme)  # refuses a programme whose rules cannot be settled
+    if version is None:
+        version = run_version(corrects) if corrects is not None \
+            else programme_version_current(programme)
+    if version is None:
+        raise ProgrammeNotDefined()
+    if version.programme_id != programme.pk or version.status != DefinitionStatus.PUBLISHED:
+        raise InvalidInput(fields={"version": _("Not a published version of this programme.")})
+    if corrects is not None and run_version(corrects).pk != version.pk:
+        raise InvalidInput(fields={"corrects": _("The corrected run settled another version "
+                                                 "of the programme.")})
+    settlement_rules(version)  # refuses a version whose rules cannot be settled
     with transaction.atomic():
         run = SettlementRun.objects.create(
-            programme=programme, kind=kind, as_of=as_of, corrects=corrects,
+            programme=programme, programme_version=version, kind=kind, as_of=as_of,
+            corrects=corrects,
             prepared_by=prepared_by, prepared_at=clock.now(), note=note,
         )
         transaction.on_commit(lambda: settlement_enqueue(run_id=run.pk))
@@ -178,9 +196,10 @@ def _evaluate(run: SettlementRun) -> tuple[str, Counts]:
     if connection.vendor == "postgresql":
         return "sql", evaluate_in_sql(run=run).counts
     # SQLite (a first run on a laptop): the rule engine on the exported input.
-    data = settlement_input(run.programme, run.as_of, run.data_cutoff)
+    version = run_version(run)
+    data = settlement_input(version, run.as_of, run.data_cutoff)
     result = recompute(data)
-    ids = dict(run.programme.prepatients.filter(enrolled_on__isnull=False)
+    ids = dict(version.enrollments.filter(enrolled_on__isnull=False)
                .values_list("pseudonym", "id"))
     PrepatientLine.objects.bulk_create([
         PrepatientLine(
@@ -197,10 +216,11 @@ def _evaluate(run: SettlementRun) -> tuple[str, Counts]:
 
 
 def _settle_providers(run: SettlementRun, counts: Counts) -> Decimal:
-    """One line per provider listed in the programme, from its counts."""
-    payment = settlement_rules(run.programme).payment
+    """One line per provider listed in the run's cohort, from its counts."""
+    version = run_version(run)
+    payment = settlement_rules(version).payment
     listed = set(Provider.objects.filter(
-        listings__prepatient__programme=run.programme, listings__valid_from__lte=run.as_of,
+        listings__prepatient__programme_version=version, listings__valid_from__lte=run.as_of,
         listings__created_at__lte=run.data_cutoff).values_list("id", flat=True).distinct())
     lines = []
     for pk in sorted(listed | set(counts)):
@@ -307,22 +327,24 @@ def planned_payments(run: SettlementRun) -> list[ProviderPayment]:
     adjustment pays each already settled provider the difference between its line
     and what it has been paid, correcting its latest payment.
     """
+    version = run_version(run)
     paid: dict[int, list[ProviderPayment]] = {}
-    for payment in (ProviderPayment.objects.filter(programme_id=run.programme_id)
-                    .order_by("approved_at", "pk")):
+    for payment in selectors.version_payments(version).order_by("approved_at", "pk"):
         paid.setdefault(payment.provider_id, []).append(payment)
     planned = []
     for line in run.provider_lines.filter(final=True).order_by("provider_id"):
         history = paid.get(line.provider_id)
         if run.kind == RunKind.FINAL and not history:
             planned.append(ProviderPayment(
-                programme_id=run.programme_id, provider_id=line.provider_id, run=run,
+                programme_id=run.programme_id, programme_version=version,
+                provider_id=line.provider_id, run=run,
                 line=line, kind=PaymentKind.FINAL, amount=line.amount,
                 settled_amount=line.amount))
         elif run.kind == RunKind.ADJUSTMENT and history:
             latest = history[-1]
             planned.append(ProviderPayment(
-                programme_id=run.programme_id, provider_id=line.provider_id, run=run,
+                programme_id=run.programme_id, programme_version=version,
+                provider_id=line.provider_id, run=run,
                 line=line, kind=PaymentKind.ADJUSTMENT,
                 amount=line.amount - latest.settled_amount, settled_amount=line.amount,
                 corrects=latest))

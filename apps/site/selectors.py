@@ -22,13 +22,13 @@ from apps.measurements.selectors import (
     SeriesPoint,
     followup_dues_of,
     followup_status,
-    hba1c_series,
     measurement_type_names,
     measurements_of,
+    outcome_series,
     safety_notices_of,
 )
 from apps.programs.models import Programme
-from apps.programs.selectors import earliest_programme
+from apps.programs.selectors import earliest_programme, programme_terms
 from apps.providers.models import CoachType, DeliveryMode, Provider
 from apps.providers.selectors import profile_list_has, provider_get, providers_authorized
 from apps.providers.validators import NATIONAL
@@ -39,6 +39,7 @@ from apps.registry.models import (
     PrepatientState,
     ProviderRating,
 )
+from apps.registry.rules import priority_notice
 from apps.registry.selectors import (
     RATINGS_SHOWN_FROM,
     leaving_event,
@@ -52,7 +53,7 @@ from apps.registry.selectors import (
     switch_possible,
     with_rating_summary,
 )
-from apps.registry.services import deciding_sample, inclusion_decide, inclusion_params
+from apps.registry.services import deciding_sample, inclusion_decide
 from apps.site.forms_marketplace import Coach, Delivery
 from apps.site.models import FormSubmission, QuestionnaireDraft
 from prevention_engine import followup
@@ -86,16 +87,13 @@ def may_answer_questionnaire(prepatient: Prepatient) -> bool:
 def recruitment(prepatient: Prepatient) -> dict[str, Any]:
     """The programme's phase today and its dates, for plain notices."""
     programme = prepatient.programme
-    params = inclusion_params(programme)
     today = clock.today()
     return {
-        "phase": recruitment_phase(params, today),
+        "phase": recruitment_phase(programme, today),
         "opens_on": programme.start_date,
         "priority_until": programme.priority_end,
         "closes_on": programme.recruitment_end,
-        "age_min": programme.priority_age_min,
-        "age_max": programme.priority_age_max,
-        "bmi_above": programme.priority_bmi_above,
+        "priority_notice": priority_notice(programme_terms(programme), programme),
     }
 
 
@@ -298,7 +296,7 @@ def my_page(*, prepatient: Prepatient) -> MyPage:
         prepatient=prepatient, withdrawn_on=withdrawn_on,
         listed_since=listings[0].valid_from if listings else None,
         leaving_event=leaving_event(prepatient=prepatient),
-        hba1c=tuple(hba1c_series(prepatient)),
+        hba1c=tuple(outcome_series(prepatient)),
         ratings=_rateable(prepatient, listings),
         **_followups(prepatient),
     )
@@ -371,7 +369,7 @@ def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]
             "family_history_of_diabetes": s.family_history, "findrisc_score": s.score,
         } for s in prepatient.screenings.order_by("submitted_at", "pk")],
         "inclusion_samples": [{
-            "hba1c_mmol_mol": s.hba1c, "taken_on": _iso(s.taken_on),
+            "measure": s.measure, "value": s.value, "taken_on": _iso(s.taken_on),
             "received": _iso(s.received_at), "source": s.source,
             "lab_sample_id": s.lab_reference or None, "verified": _iso(s.verified_at),
         } for s in prepatient.inclusion_samples.order_by("taken_on", "pk")],

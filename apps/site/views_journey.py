@@ -29,6 +29,8 @@ from apps.consent.selectors import consent_text_current
 from apps.core import clock
 from apps.core.crypto import decrypt
 from apps.core.errors import DomainError, InvalidInput
+from apps.measurements.selectors import measurement_type_by_code
+from apps.programs.selectors import programme_terms, referral_score_threshold
 from apps.providers.selectors import labs_authorized
 from apps.registry.errors import InvalidTransition
 from apps.registry.models import Prepatient
@@ -61,7 +63,6 @@ from apps.site.forms_journey import (
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.models import QuestionnaireDraft
 from prevention_engine.dates import age_on
-from prevention_engine.inclusion import InclusionReason
 
 # The plaintext of a just-issued referral code, kept for one display only.
 REFERRAL_SESSION_KEY = "journey_referral_code"
@@ -470,22 +471,6 @@ class ReferralView(SubmitOnceMixin, JourneyView):
 
 # --- 5. The result ---------------------------------------------------------------------
 
-# A heading for each of the rules' reasons; the rule's own message explains it.
-REASON_HEADINGS = {
-    InclusionReason.INCLUDED: _("You can join the programme"),
-    InclusionReason.BELOW_RANGE: _("Your blood sugar is normal"),
-    InclusionReason.ABOVE_RANGE: _("Your blood sugar is above the programme's range"),
-    InclusionReason.DIABETES: _("Your blood sugar is high"),
-    InclusionReason.NOT_PRIORITY: _("You can join later"),
-    InclusionReason.CAP_REACHED: _("The programme is full"),
-    InclusionReason.CLOSED: _("The programme no longer takes in participants"),
-    InclusionReason.NOT_OPEN: _("The programme has not opened yet"),
-    InclusionReason.NO_SAMPLE: _("We are waiting for your blood test"),
-    InclusionReason.NO_CONSENT: _("Your consent is needed"),
-    InclusionReason.ALREADY_ENROLLED: _("You are already taking part"),
-}
-
-
 class ResultView(JourneyView):
     template_name = "site/journey/result.html"
 
@@ -511,11 +496,11 @@ class ResultView(JourneyView):
         referral = referral_latest(prepatient=prepatient)
         context.update(
             state=state, screening=screening, band=risk_band(screening.score),
-            threshold=prepatient.programme.findrisc_referral_threshold,
+            threshold=referral_score_threshold(programme_terms(prepatient.programme)),
             sample=sample, decision=decision,
-            heading=REASON_HEADINGS.get(decision.reason) if decision else None,
-            reason=decision.reason.value if decision else None,
-            seek_care_hba1c=prepatient.programme.seek_care_hba1c,
+            sample_type=measurement_type_by_code(sample.measure) if sample else None,
+            heading=decision.heading if decision else None,
+            reason=decision.reason if decision else None,
             referral=referral, referral_active=referral_is_active(referral),
             self_reported=inclusion_sample_pending_self(prepatient=prepatient),
             can_answer_again=state == "low" and selectors.may_answer_questionnaire(prepatient),

@@ -67,9 +67,10 @@ def hba1c_rows(prepatient: Prepatient, series: Iterable[SeriesPoint]) -> list[Hb
     rows = [HbA1cRow(taken_on=point.taken_on, value=point.value, source=_source(point.source))
             for point in series]
     baseline = prepatient.baseline_sample
-    if baseline is not None and all(row.taken_on != baseline.taken_on for row in rows):
+    if (baseline is not None and baseline.measure == prepatient.programme.outcome_measure
+            and all(row.taken_on != baseline.taken_on for row in rows)):
         rows.insert(0, HbA1cRow(
-            taken_on=baseline.taken_on, value=baseline.hba1c,
+            taken_on=baseline.taken_on, value=baseline.value,
             source=(_("Laboratory, before you joined") if baseline.source == SampleSource.LAB
                     else _("You, checked by staff, before you joined"))))
     return sorted(rows, key=lambda row: row.taken_on)

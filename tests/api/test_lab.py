@@ -200,10 +200,10 @@ def test_a_referral_result_in_percent_is_stored_in_mmol_per_mol(
     client = personas.client("lab")
     response = client.post(REFERRAL, referral_body(code), format="json")
     assert response.status_code == 201, response.content
-    assert response.json() == {"status": "stored", "sample_id": "LAB-0001", "hba1c": "45.4",
-                               "taken_on": TODAY.isoformat()}
+    assert response.json() == {"status": "stored", "sample_id": "LAB-0001", "type": "hba1c",
+                               "value": "45.4", "taken_on": TODAY.isoformat()}
     sample = InclusionSample.objects.get(prepatient=candidate)
-    assert (sample.hba1c, sample.lab_reference, sample.source) == (
+    assert (sample.value, sample.lab_reference, sample.source) == (
         Decimal("45.4"), "LAB-0001", "lab")
     # The same result again is a duplicate; another sample on the used code is a conflict.
     again = client.post(REFERRAL, referral_body(code), format="json")
@@ -254,9 +254,10 @@ def test_a_referral_result_as_a_fhir_observation(
                            effective=TODAY.isoformat())
     response = post_fhir(personas, resource, REFERRAL)
     assert response.status_code == 201, response.content
-    assert InclusionSample.objects.get(prepatient=candidate).hba1c == Decimal("44.0")
-    other_test = copy.deepcopy(resource)
+    assert InclusionSample.objects.get(prepatient=candidate).value == Decimal("44.0")
+    other_test = copy.deepcopy(resource)  # total cholesterol: not what the programme takes
     other_test["code"]["coding"][0]["code"] = "14647-2"
+    other_test["valueQuantity"].update(unit="mmol/L", code="mmol/L", value=5.2)
     refused = post_fhir(personas, other_test, REFERRAL)
     assert refused.status_code == 400
     assert "code.coding" in refused.json()["error"]["fields"]

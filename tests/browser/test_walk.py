@@ -416,7 +416,7 @@ def the_lab_reports(base_url: str, key: str, code: str, walker: Walker) -> None:
     assert status == 201, answer_body
     assert answer_body["status"] == "stored"
     sample = InclusionSample.objects.get(prepatient__user__email=walker.email)
-    assert sample.hba1c == HBA1C and sample.source == "lab"
+    assert sample.value == HBA1C and sample.source == "lab"
     # The person is told by email that the result is there (never the value).
     with translation.override("sv"):
         subject = translation.gettext("Your blood test result has arrived")

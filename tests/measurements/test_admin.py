@@ -154,7 +154,7 @@ def test_the_prepatient_page_shows_no_values_to_staff_without_the_permission(
     client = staff_client(settings, "view_prepatient")
     page = client.get(reverse("admin:registry_prepatient_change",
                               args=[prepatient.pk])).content.decode()
-    assert "hba1c-chart-data" not in page
+    assert "outcome-chart-data" not in page
 
 
 # --- Values are read-only -----------------------------------------------------------------
@@ -390,19 +390,19 @@ def test_the_prepatient_page_has_the_hba1c_chart_data_and_table(
     page = caseworker_client.get(reverse("admin:registry_prepatient_change",
                                          args=[prepatient.pk])).content.decode()
 
-    data = json_data(page, "hba1c-chart-data")
+    data = json_data(page, "outcome-chart-data")
     assert data["labels"] == ["2026-08-10", "2026-11-20"]
     assert data["datasets"][0]["data"] == [46.0, 43.0]
     assert data["datasets"][1]["data"] == [float(programme.outcome_below)] * 2
-    assert cells(table(page, "hba1c-table")) == [["2026-08-10", "46.0", "Laboratory"],
+    assert cells(table(page, "outcome-table")) == [["2026-08-10", "46.0", "Laboratory"],
                                                   ["2026-11-20", "43.0", "Laboratory"]]
-    assert 'data-chart="hba1c-chart-data" role="img" aria-label="' in page
+    assert 'data-chart="outcome-chart-data" role="img" aria-label="' in page
     assert "vendor/chartjs/chart.umd.min.js" in page
     # The value history (all types, latest first, with the type's decimals) follows the chart.
     history = page.split('id="measurements-heading"', 1)[1]
     shown = re.findall(r'<td class="field-value_shown">\s*<p>(.*?)</p>', history)
     assert shown == ["1.20", "43.0", "46.0"]
-    assert page.index("hba1c-chart-data") < page.index('id="measurements-heading"')
+    assert page.index("outcome-chart-data") < page.index('id="measurements-heading"')
 
 
 @pytest.mark.usefixtures("english")
@@ -428,7 +428,7 @@ def test_a_prepatient_without_values_gets_a_note_instead_of_a_chart(
     page = caseworker_client.get(reverse("admin:registry_prepatient_change",
                                          args=[prepatient.pk])).content.decode()
     assert "No HbA1c values yet." in page
-    assert "hba1c-chart-data" not in page
+    assert "outcome-chart-data" not in page
 
 
 # --- The programme charts -----------------------------------------------------------------

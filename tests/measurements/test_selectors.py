@@ -125,7 +125,7 @@ def test_hba1c_by_quarter_gives_the_hand_computed_median_and_share_below(
 ) -> None:
     hand_computed_programme(make_candidate)
 
-    figures = selectors.hba1c_by_quarter(programme)
+    figures = selectors.outcome_by_quarter(programme)
 
     assert figures == [
         QuarterFigure(quarter=0, n=4, median=Decimal("45.50"), below=0),
@@ -145,7 +145,7 @@ def test_a_quarter_is_three_whole_months_from_the_enrollment_day(
                        (date(2028, 8, 3), "40")):
         record(prepatient, day, value)
 
-    figures = {figure.quarter: figure.median for figure in selectors.hba1c_by_quarter(programme)}
+    figures = {figure.quarter: figure.median for figure in selectors.outcome_by_quarter(programme)}
 
     assert figures == {0: Decimal("44.00"), 1: Decimal("42.00"), 2: Decimal("41.00"),
                        8: Decimal("40.00")}
@@ -157,7 +157,7 @@ def test_a_median_of_an_odd_count_is_the_middle_value(
     for value in ("47", "41", "44"):
         record(enroll(make_candidate), date(2026, 9, 1), value)
 
-    [figure] = selectors.hba1c_by_quarter(programme)
+    [figure] = selectors.outcome_by_quarter(programme)
 
     assert (figure.n, figure.median, figure.below) == (3, Decimal("44.00"), 1)
 
@@ -172,7 +172,7 @@ def test_deceased_prepatients_are_left_out_of_the_quarters(
         lifecycle_register_death(prepatient=deceased, on=date(2026, 9, 20), note="Registry",
                                  actor=None)
 
-    assert selectors.hba1c_by_quarter(programme) == [
+    assert selectors.outcome_by_quarter(programme) == [
         QuarterFigure(quarter=0, n=1, median=Decimal("44.00"), below=0)]
 
 
@@ -183,7 +183,7 @@ def test_a_measurement_type_is_found_by_its_code(programme: Programme) -> None:
 
 
 def test_no_values_give_no_quarters(programme: Programme) -> None:
-    assert selectors.hba1c_by_quarter(programme) == []
+    assert selectors.outcome_by_quarter(programme) == []
 
 
 def test_the_quarters_take_a_bounded_number_of_queries(
@@ -192,7 +192,7 @@ def test_the_quarters_take_a_bounded_number_of_queries(
 ) -> None:
     hand_computed_programme(make_candidate)
     with django_assert_max_num_queries(2):  # the grouped figures (+ the medians on SQLite)
-        selectors.hba1c_by_quarter(programme)
+        selectors.outcome_by_quarter(programme)
 
 
 # --- Follow-up compliance per provider ----------------------------------------------------
@@ -255,7 +255,7 @@ def test_the_hba1c_series_is_the_current_values_oldest_first(
     provider = Reporter.for_provider(prepatient.current_provider)
     record(prepatient, date(2026, 12, 1), "42", reporter=provider)
 
-    assert selectors.hba1c_series(prepatient) == [
+    assert selectors.outcome_series(prepatient) == [
         SeriesPoint(taken_on=date(2026, 9, 1), value=Decimal("45.000"), source="lab"),
         SeriesPoint(taken_on=date(2026, 11, 5), value=Decimal("43.000"), source="lab"),
         SeriesPoint(taken_on=date(2026, 12, 1), value=Decimal("42.000"), source="provider"),

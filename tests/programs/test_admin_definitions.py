@@ -16,7 +16,6 @@ from django.utils import translation
 from apps.core.roles import caseworker_group
 from apps.programs.errors import FourEyesRequired
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion
-from apps.programs.services import questionnaire_publish
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,8 +43,7 @@ def second_caseworker(db: Any) -> Any:
 def test_a_version_is_drafted_on_the_programme_and_published_by_another(
         caseworker: Any, caseworker_client: Client, second_caseworker: Any,
         settings: Any) -> None:
-    questionnaire_publish(definition=shipped("questionnaires", "findrisc"))
-    programme = Programme.objects.get(code="prediabetes-2026")
+    programme = Programme.objects.get(code="prediabetes-2026")  # version 1 ships with it
     page = caseworker_client.get(reverse("admin:programs_programme_change",
                                          args=[programme.pk]))
     draft_url = reverse("admin:programs_programme_draft", args=[programme.pk])
@@ -56,16 +54,18 @@ def test_a_version_is_drafted_on_the_programme_and_published_by_another(
     answer = caseworker_client.post(draft_url, {"definition": json.dumps(broken)})
     assert answer.status_code == 200
     assert "outcome.criteria[0].op" in answer.content.decode()
-    assert not ProgrammeVersion.objects.exists()
+    drafts = ProgrammeVersion.objects.filter(status=DefinitionStatus.DRAFT)
+    assert not drafts.exists()
     assert caseworker_client.post(draft_url, {"definition": "{not json"}).status_code == 200
-    assert not ProgrammeVersion.objects.exists()
+    assert not drafts.exists()
 
-    answer = caseworker_client.post(draft_url, {"definition": json.dumps(
-        shipped("programmes", "prediabetes-2026"))})
+    raised = shipped("programmes", "prediabetes-2026")
+    raised["payment"]["per_success"] = "50000.00"
+    answer = caseworker_client.post(draft_url, {"definition": json.dumps(raised)})
     assert answer.status_code == 302
-    version = ProgrammeVersion.objects.get()
+    version = drafts.get()
     assert (version.version, version.status, version.created_by) == (
-        1, DefinitionStatus.DRAFT, caseworker)
+        2, DefinitionStatus.DRAFT, caseworker)
 
     publish_url = reverse("admin:programs_programmeversion_publish", args=[version.pk])
     assert publish_url in caseworker_client.get(
@@ -86,7 +86,9 @@ def test_a_version_is_drafted_on_the_programme_and_published_by_another(
                                                       second_caseworker)
     # The next draft starts from the latest version's definition.
     start = caseworker_client.get(draft_url).content.decode()
-    assert "&quot;per_success&quot;: &quot;47000.00&quot;" in start
+    assert "&quot;per_success&quot;: &quot;50000.00&quot;" in start
+    programme.refresh_from_db()
+    assert programme.payment_per_success == 50000  # the current version's figure
 
 
 def test_staff_without_the_permission_cannot_draft_or_publish(settings: Any) -> None:

@@ -5,6 +5,8 @@ the database refuses to change."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,12 @@ def prediabetes() -> Programme:
     return Programme.objects.get(code="prediabetes-2026")
 
 
+SHIPPED_QUESTIONNAIRES = ["fall_history", "findrisc", "short_fes_i", "ucla3"]
+
+
 @pytest.fixture
 def findrisc() -> Questionnaire:
+    """FINDRISC as it ships (published by the migrations, with the first programme)."""
     return questionnaire_publish(definition=shipped("questionnaires", "findrisc"))
 
 
@@ -58,31 +64,39 @@ def test_a_shipped_questionnaire_is_published_once(findrisc: Questionnaire) -> N
     changed["title"]["en"] += " (revised)"
     with pytest.raises(DefinitionConflict):
         questionnaire_publish(definition=changed)
-    assert selectors.questionnaire_codes() == ["findrisc"]
+    assert selectors.questionnaire_codes() == SHIPPED_QUESTIONNAIRES
 
 
 def test_a_questionnaire_that_cannot_be_scored_is_refused_naming_the_place() -> None:
-    broken = shipped("questionnaires", "ucla3")
+    broken = shipped("questionnaires", "ucla3") | {"code": "ucla3-short", "version": 1}
     broken["items"][0]["options"] = broken["items"][0]["options"][:1]
     with pytest.raises(DefinitionInvalid) as refused:
         questionnaire_publish(definition=broken)
     assert refused_at(refused) == ["items[0].options"]
-    assert not Questionnaire.objects.exists()
+    assert not Questionnaire.objects.filter(code="ucla3-short").exists()
+
+
+def test_the_first_programme_ships_published_and_every_enrollment_has_a_version(
+        prediabetes: Programme) -> None:
+    first = selectors.programme_version_current(prediabetes)
+    assert first is not None and (first.version, first.status) == (1, DefinitionStatus.PUBLISHED)
+    assert first.definition == shipped("programmes", "prediabetes-2026")
+    assert first.created_by is None and first.published_by is None  # shipped with a release
 
 
 def test_a_draft_is_numbered_and_checked_against_what_exists(prediabetes: Programme) -> None:
     author = UserFactory()
+    unpublished = shipped("programmes", "prediabetes-2026")
+    unpublished["screening"]["questionnaires"] = ["stroke_risk"]
     with pytest.raises(DefinitionInvalid) as refused:
-        programme_version_draft(programme=prediabetes, author=author,
-                                definition=shipped("programmes", "prediabetes-2026"))
-    assert refused_at(refused) == ["screening.questionnaires[0]"]  # FINDRISC not published
-    questionnaire_publish(definition=shipped("questionnaires", "findrisc"))
+        programme_version_draft(programme=prediabetes, author=author, definition=unpublished)
+    assert refused_at(refused) == ["screening.questionnaires[0]"]  # no such questionnaire
     first = programme_version_draft(programme=prediabetes, author=author,
                                     definition=shipped("programmes", "prediabetes-2026"))
     second = programme_version_draft(programme=prediabetes, author=author,
                                      definition=shipped("programmes", "prediabetes-2026"))
-    assert (first.version, second.version) == (1, 2)
-    assert second.definition["version"] == 2 and second.status == DefinitionStatus.DRAFT
+    assert (first.version, second.version) == (2, 3)  # version 1 ships with the programme
+    assert second.definition["version"] == 3 and second.status == DefinitionStatus.DRAFT
 
 
 @pytest.mark.parametrize("change,path", [
@@ -99,14 +113,12 @@ def test_a_draft_naming_what_does_not_exist_is_refused(
         programme_version_draft(programme=prediabetes, author=UserFactory(),
                                 definition=definition)
     assert refused_at(refused) == [path]
-    assert not ProgrammeVersion.objects.exists()
+    assert not ProgrammeVersion.objects.filter(status=DefinitionStatus.DRAFT).exists()
 
 
 @pytest.mark.parametrize("code", ["obesity-2027", "activity-2027", "loneliness-2027",
                                   "falls-2027"])
 def test_every_shipped_programme_is_drafted_without_code(code: str) -> None:
-    for path in sorted((DATA / "questionnaires").glob("*.json")):
-        questionnaire_publish(definition=json.loads(path.read_text("utf-8")))
     programme = Programme.objects.create(code=code, name=code)
     version = programme_version_draft(programme=programme, author=UserFactory(),
                                       definition=shipped("programmes", code))
@@ -115,9 +127,11 @@ def test_every_shipped_programme_is_drafted_without_code(code: str) -> None:
 
 def test_a_programme_needing_an_unpublished_questionnaire_is_refused() -> None:
     programme = Programme.objects.create(code="loneliness-2027", name="Loneliness")
+    definition = shipped("programmes", "loneliness-2027")
+    definition["screening"]["questionnaires"] = ["isolation_index"]
     with pytest.raises(DefinitionInvalid) as refused:
         programme_version_draft(programme=programme, author=UserFactory(),
-                                definition=shipped("programmes", "loneliness-2027"))
+                                definition=definition)
     assert refused_at(refused) == ["screening.questionnaires[0]"]
 
 
@@ -148,6 +162,10 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).delete(),
         lambda: connection.cursor().execute(
             f"UPDATE {table} SET version = 9 WHERE id = %s", [published.pk]),  # noqa: S608
+        lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
+            published_at=published.published_at + timedelta(days=1)),
+        lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
+            published_by=UserFactory()),
         lambda: Questionnaire.objects.filter(pk=findrisc.pk).update(definition={}),
         lambda: Questionnaire.objects.filter(pk=findrisc.pk).delete(),
     ]
@@ -155,7 +173,10 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
         with pytest.raises(DatabaseError), transaction.atomic():
             attempt()
     published.refresh_from_db()
-    assert published.definition == shipped("programmes", "prediabetes-2026") | {"version": 1}
+    assert published.definition == shipped("programmes", "prediabetes-2026") | {"version": 2}
+    # Written back as it is (a restored copy of the database), it is not a change.
+    published.save()
+    findrisc.save()
     # A draft is still the author's to change or drop.
     other = programme_version_draft(programme=prediabetes, author=UserFactory(),
                                     definition=shipped("programmes", "prediabetes-2026"))
@@ -165,10 +186,17 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
 def test_the_shipped_definitions_are_published_once(prediabetes: Programme) -> None:
     author, publisher = UserFactory(), UserFactory()
     published = shipped_definitions_publish(directory=DATA, author=author, publisher=publisher)
-    assert [(v.programme.code, v.version, v.status) for v in published] == [
-        ("prediabetes-2026", 1, DefinitionStatus.PUBLISHED)]
-    assert selectors.questionnaire_codes() == ["fall_history", "findrisc", "short_fes_i",
-                                               "ucla3"]
+    assert [(v.programme.code, v.version, v.status, v.created_by, v.published_by)
+            for v in published] == [
+        (code, 1, DefinitionStatus.PUBLISHED, author, publisher)
+        for code in ("activity-2027", "falls-2027", "loneliness-2027", "obesity-2027")]
+    assert selectors.questionnaire_codes() == SHIPPED_QUESTIONNAIRES
     assert shipped_definitions_publish(directory=DATA, author=author,
                                        publisher=publisher) == []
-    assert ProgrammeVersion.objects.count() == 1 and Questionnaire.objects.count() == 4
+    assert ProgrammeVersion.objects.count() == 5 and Questionnaire.objects.count() == 4
+    obesity = Programme.objects.get(code="obesity-2027")
+    # The programme row carries the published version's programme-wide figures.
+    assert (obesity.name, obesity.cap, obesity.start_date.isoformat(), obesity.min_attributed,
+            obesity.budget_authorization, obesity.outcome_criteria[0]["measure"]) == (
+        "Fetma: stöd till viktnedgång", 10000, "2027-01-01", 20,
+        Decimal("100000000.00"), "weight")

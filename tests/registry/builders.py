@@ -15,10 +15,11 @@ from apps.consent.services import consent_grant, consent_text_publish
 from apps.core import clock
 from apps.core.luhn import luhn_check_digit
 from apps.programs.models import Programme
-from apps.registry.models import InclusionSample, Prepatient, SampleSource, Screening
+from apps.registry.models import InclusionSample, Prepatient, SampleSource
 from apps.registry.population import FilePopulationRegister
 from apps.registry.services import prepatient_register, prepatient_set_identity
 from tests.factories import UserFactory
+from tests.registry.factories import screening_record
 
 
 def personnummer(born: date, serial: int, *, male: bool) -> str:
@@ -83,16 +84,10 @@ def make_candidate(
             register=FilePopulationRegister(register_file),
         )
         if bmi is not None:
-            Screening.objects.create(
-                prepatient=prepatient, age=50, height_cm=Decimal("170"),
-                weight_kg=Decimal("78"), waist_cm=Decimal("95"), bmi=bmi,
-                physically_active=False, eats_vegetables_daily=False,
-                antihypertensive_medication=False, high_glucose_history=True,
-                family_history="none", score=14,
-            )
+            screening_record(prepatient, bmi=bmi)
         if hba1c is not None:
-            InclusionSample.objects.create(
-                prepatient=prepatient, hba1c=hba1c, taken_on=clock.today(), source=source)
+            InclusionSample.objects.create(prepatient=prepatient, measure="hba1c", value=hba1c,
+                                           taken_on=clock.today(), source=source)
         prepatient.refresh_from_db()
         return prepatient
 

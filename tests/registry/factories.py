@@ -19,11 +19,13 @@ from apps.core import clock
 from apps.core.crypto import lookup_hash
 from apps.core.luhn import luhn_check_digit
 from apps.programs.models import Programme
+from apps.programs.selectors import questionnaire_published
 from apps.registry.models import InclusionSample, Prepatient, SampleSource, Screening
 from apps.registry.services import (
     inclusion_sample_record_self,
     prepatient_enroll,
     prepatient_register,
+    questionnaire_response_record,
 )
 from tests.factories import ProviderFactory, UserFactory
 
@@ -68,22 +70,40 @@ def candidate(*, personnummer: str | None = None, postcode: str = "16355",
     return prepatient
 
 
+def screening_record(prepatient: Prepatient, *, age: int = 50, bmi: Decimal = Decimal("27.0"),
+                     waist_cm: Decimal = Decimal("95"), high_glucose_history: bool = True,
+                     physically_active: bool = False) -> Screening:
+    """A screening as the site keeps one: the answers, and the same answers as a response
+    to the published FINDRISC questionnaire, whose score (14 or 15 with the defaults: a
+    referral) both carry."""
+    answers = {"sex": prepatient.sex or "F", "age": age, "bmi": bmi, "waist": waist_cm,
+               "physically_active": "yes" if physically_active else "no",
+               "vegetables_daily": "no", "antihypertensive_medication": "no",
+               "high_glucose_history": "yes" if high_glucose_history else "no",
+               "family_history": "none"}
+    response = questionnaire_response_record(
+        prepatient=prepatient, questionnaire=questionnaire_published("findrisc"),
+        answers=answers)
+    return Screening.objects.create(
+        prepatient=prepatient, submitted_at=response.submitted_at, age=age,
+        height_cm=Decimal("170"), weight_kg=Decimal("78"), waist_cm=waist_cm, bmi=bmi,
+        physically_active=physically_active, eats_vegetables_daily=False,
+        antihypertensive_medication=False, high_glucose_history=high_glucose_history,
+        family_history="none", score=response.score)
+
+
 def enrolled_prepatient(*, personnummer: str | None = None, postcode: str = "16355",
                         provider: Any = None) -> Prepatient:
     """An active prepatient: a lab HbA1c of 44, a BMI of 27, enrolled on 2026-08-01."""
     with clock.travel_to(ENROLL_ON):
         prepatient = candidate(personnummer=personnummer, postcode=postcode)
-        Screening.objects.create(
-            prepatient=prepatient, age=56, height_cm=Decimal("170"), weight_kg=Decimal("78"),
-            waist_cm=Decimal("95"), bmi=Decimal("27.0"), physically_active=False,
-            eats_vegetables_daily=False, antihypertensive_medication=False,
-            high_glucose_history=True, family_history="none", score=14,
-        )
-        InclusionSample.objects.create(prepatient=prepatient, hba1c=Decimal("44"),
-                                       taken_on=clock.today(), source=SampleSource.LAB)
+        screening_record(prepatient, age=56)
+        InclusionSample.objects.create(prepatient=prepatient, measure="hba1c",
+                                       value=Decimal("44"), taken_on=clock.today(),
+                                       source=SampleSource.LAB)
         return prepatient_enroll(prepatient=prepatient, provider=provider or ProviderFactory())
 
 
 def self_reported_sample(prepatient: Prepatient, *, hba1c: str = "45") -> InclusionSample:
-    return inclusion_sample_record_self(prepatient=prepatient, hba1c=Decimal(hba1c),
+    return inclusion_sample_record_self(prepatient=prepatient, value=Decimal(hba1c),
                                         taken_on=clock.today())

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from apps.core import clock
+from apps.programs.selectors import programme_version_current
 from apps.programs.services import (
     programme_version_draft,
     programme_version_publish,
-    shipped_definitions_publish,
 )
 from apps.providers.models import AuthorizationStatus
 from apps.registry.errors import InclusionRefused, ProviderNotAuthorized
@@ -44,7 +44,7 @@ def test_enrollment_records_the_date_baseline_end_date_listing_and_event(make_ca
     assert enrolled.enrolled_on == date(2026, 8, 31)
     assert enrolled.end_date == date(2028, 8, 31)
     assert enrolled.baseline_sample is not None
-    assert enrolled.baseline_sample.hba1c == Decimal("44")
+    assert enrolled.baseline_sample.value == Decimal("44")
     assert enrolled.current_provider == provider
     listing = Listing.objects.get(prepatient=enrolled)
     assert (listing.provider, listing.valid_from, listing.reason) == (
@@ -70,7 +70,7 @@ def test_the_hba1c_band_decides_inclusion(make_candidate, hba1c: str, included: 
     with clock.travel_to(AFTER_PRIORITY):
         decision = inclusion_decide(prepatient=make_candidate(hba1c=Decimal(hba1c)))
     assert decision.included is included
-    assert decision.reason.value == reason
+    assert decision.reason == reason
     assert decision.seek_care is (hba1c == "48")
     assert str(decision.message)
 
@@ -113,7 +113,7 @@ def test_the_priority_phase_needs_a_vulnerable_area_and_then_opens_to_all(
 ) -> None:
     with clock.travel_to(IN_PRIORITY):
         outside = make_candidate(postcode="11122", vulnerable=False)
-        assert inclusion_decide(prepatient=outside).reason.value == "not_priority"
+        assert inclusion_decide(prepatient=outside).reason == "not_priority"
     with clock.travel_to(date(2026, 7, 1)):
         assert inclusion_decide(prepatient=outside).included is True
 
@@ -121,14 +121,14 @@ def test_the_priority_phase_needs_a_vulnerable_area_and_then_opens_to_all(
 def test_without_consent_nobody_is_enrolled(make_candidate) -> None:
     with clock.travel_to(AFTER_PRIORITY):
         decision = inclusion_decide(prepatient=make_candidate(consent=False))
-    assert decision.reason.value == "no_consent"
+    assert decision.reason == "no_consent"
 
 
 def test_a_self_reported_value_decides_only_once_verified(make_candidate) -> None:
     caseworker = UserFactory(is_staff=True)
     with clock.travel_to(AFTER_PRIORITY):
         prepatient = make_candidate(source=SampleSource.SELF)
-        assert inclusion_decide(prepatient=prepatient).reason.value == "no_sample"
+        assert inclusion_decide(prepatient=prepatient).reason == "no_sample"
         inclusion_sample_verify(sample=prepatient.inclusion_samples.get(),
                                 caseworker=caseworker, note="Lab report seen")
         assert inclusion_decide(prepatient=prepatient).included is True
@@ -142,7 +142,7 @@ def test_a_self_reported_value_decides_only_once_verified(make_candidate) -> Non
 def test_the_recruitment_window(make_candidate, day: date, reason: str) -> None:
     with clock.travel_to(day):
         decision = inclusion_decide(prepatient=make_candidate())
-    assert decision.reason.value == reason
+    assert decision.reason == reason
 
 
 def test_the_cap_holds_exactly(make_candidate, programme) -> None:
@@ -174,11 +174,8 @@ def test_nobody_is_enrolled_twice(make_candidate) -> None:
 def test_each_enrollment_keeps_the_version_it_joined_under(make_candidate) -> None:
     data = Path(__file__).resolve().parents[2] / "data"
     with clock.travel_to(date(2026, 8, 31)):
-        before = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
-        assert before.programme_version is None  # no definition published yet
-        first = shipped_definitions_publish(directory=data, author=UserFactory(),
-                                            publisher=UserFactory())[0]
         early = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
+        first = programme_version_current(early.programme)  # shipped with the programme
         changed = json.loads((data / "programmes" / "prediabetes-2026.json").read_text())
         changed["payment"]["per_success"] = "48000.00"
         second = programme_version_publish(
@@ -187,6 +184,7 @@ def test_each_enrollment_keeps_the_version_it_joined_under(make_candidate) -> No
             publisher=UserFactory())
         late = prepatient_enroll(prepatient=make_candidate(), provider=ProviderFactory())
     early.refresh_from_db()
+    assert first is not None and first.version == 1 and second.version == 2
     assert (early.programme_version, late.programme_version) == (first, second)
     assert early.programme_version.definition["payment"]["per_success"] == "47000.00"
     assert late.programme_version.definition["payment"]["per_success"] == "48000.00"

@@ -15,7 +15,6 @@ from apps.core import clock
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.measurements import rules as measurement_rules
 from apps.measurements.errors import MeasurementRefused
-from apps.registry import rules
 from apps.registry.errors import (
     ReferralCodeExpired,
     ReferralCodeNotValid,
@@ -58,7 +57,7 @@ def test_a_percent_value_is_stored_in_mmol_per_mol(referral, django_capture_on_c
         receipt = receive(code.lower())
     assert receipt.stored and not receipt.duplicate
     sample = receipt.sample
-    assert (sample.prepatient, sample.hba1c, sample.source, sample.lab_reference) == (
+    assert (sample.prepatient, sample.value, sample.source, sample.lab_reference) == (
         record.prepatient, Decimal("45.4"), SampleSource.LAB, "LAB-1")
     record.refresh_from_db()
     assert record.used_at is not None
@@ -77,7 +76,7 @@ def test_the_canonical_unit_is_accepted_and_values_are_rounded(
     _record, code = referral
     with clock.travel_to(DAY):
         receipt = receive(code, value=value, unit=unit)
-    assert receipt.sample.hba1c == stored
+    assert receipt.sample.value == stored
 
 
 @pytest.mark.parametrize(("value", "unit", "error"), [
@@ -104,22 +103,27 @@ def test_a_value_that_cannot_be_converted_is_refused_naming_the_value(
     (Decimal("25"), "%"), (Decimal("250"), "mmol/mol"), (Decimal("6"), "g"), ("abc", "%"),
 ])
 def test_a_refused_value_is_worded_as_the_measurements_word_it(
-    language: str, value: Decimal | str, unit: str,
+    referral, language: str, value: Decimal | str, unit: str,
 ) -> None:
-    with translation.override(language):
+    _record, code = referral
+    with translation.override(language), clock.travel_to(DAY):
         with pytest.raises(InvalidInput) as ours:
-            rules.hba1c_in_mmol_per_mol(value, unit, field="value")
+            receive(code, value=value, unit=unit)
         with pytest.raises(MeasurementRefused) as theirs:
             measurement_rules.convert_or_refuse(measurement_rules.TYPES["hba1c"], value, unit,
                                                 field="value")
         assert ours.value.as_dict() == theirs.value.as_dict()
+    assert not InclusionSample.objects.exists()
 
 
-def test_the_built_in_hba1c_measure_is_the_measurements_one() -> None:
-    assert rules.HBA1C.accepted_units == measurement_rules.TYPES["hba1c"].accepted_units
-    assert (rules.HBA1C.plausible_min, rules.HBA1C.plausible_max) == (
-        measurement_rules.TYPES["hba1c"].plausible_min,
-        measurement_rules.TYPES["hba1c"].plausible_max)
+def test_a_measure_the_programme_does_not_take_from_a_laboratory_is_refused(referral) -> None:
+    _record, code = referral
+    with clock.travel_to(DAY), pytest.raises(InvalidInput) as refused:
+        receive(code, measure="weight", value=Decimal("80"), unit="kg")
+    assert list(refused.value.fields) == ["type"]
+    assert not InclusionSample.objects.exists()
+    with clock.travel_to(DAY):
+        assert receive(code, measure="hba1c").sample.measure == "hba1c"
 
 
 # --- The sample ID ----------------------------------------------------------------------
@@ -129,7 +133,7 @@ def test_a_sample_id_longer_than_64_characters_is_refused(referral) -> None:
     record, code = referral
     with clock.travel_to(DAY):
         for call in (lambda: receive(code, lab_reference="X" * 65),
-                     lambda: inclusion_sample_record_lab(code=code, hba1c=Decimal("44"),
+                     lambda: inclusion_sample_record_lab(code=code, value=Decimal("44"),
                                                          taken_on=DAY, lab_reference="X" * 65)):
             with pytest.raises(InvalidInput) as refused:
                 call()
@@ -188,10 +192,10 @@ def test_another_result_on_a_used_code_is_refused(referral, changes: dict[str, o
 def test_the_record_service_refuses_even_the_same_result_again(referral) -> None:
     _record, code = referral
     with clock.travel_to(DAY):
-        inclusion_sample_record_lab(code=code, hba1c=Decimal("45.4"), taken_on=DAY,
+        inclusion_sample_record_lab(code=code, value=Decimal("45.4"), taken_on=DAY,
                                     lab_reference="LAB-1")
         with pytest.raises(ReferralCodeUsed):
-            inclusion_sample_record_lab(code=code, hba1c=Decimal("45.4"), taken_on=DAY,
+            inclusion_sample_record_lab(code=code, value=Decimal("45.4"), taken_on=DAY,
                                         lab_reference="LAB-1")
 
 

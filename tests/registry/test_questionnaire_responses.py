@@ -55,12 +55,6 @@ def test_a_screening_is_also_kept_as_a_response_scored_by_the_definition(
     assert response.answers["bmi"] == "27.0" and response.answers["sex"] == candidate.sex
 
 
-def test_without_a_published_definition_only_the_screening_is_kept(candidate: Any) -> None:
-    with clock.travel_to(DAY):
-        screening_submit(prepatient=candidate, **answers())
-    assert not QuestionnaireResponse.objects.exists()
-
-
 def test_an_answer_that_does_not_fit_is_refused_naming_its_item(candidate: Any) -> None:
     shipped_definitions_publish(directory=DATA, author=UserFactory(), publisher=UserFactory())
     ucla = Questionnaire.objects.get(code="ucla3")

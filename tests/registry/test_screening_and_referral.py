@@ -75,11 +75,11 @@ def test_referral_codes_are_long_readable_and_stored_only_as_a_hash(candidate) -
 def test_a_lab_result_is_recorded_once_per_code(candidate) -> None:
     with clock.travel_to(DAY):
         code = screening_submit(prepatient=candidate, **answers()).referral_code
-        sample = inclusion_sample_record_lab(code=code.lower(), hba1c=Decimal("44"),
+        sample = inclusion_sample_record_lab(code=code.lower(), value=Decimal("44"),
                                              taken_on=DAY, lab_reference="LAB-1")
         assert (sample.prepatient, sample.source) == (candidate, SampleSource.LAB)
         with pytest.raises(ReferralCodeNotValid) as again:
-            inclusion_sample_record_lab(code=code, hba1c=Decimal("44"), taken_on=DAY,
+            inclusion_sample_record_lab(code=code, value=Decimal("44"), taken_on=DAY,
                                         lab_reference="LAB-2")
     assert again.value.code == "referral_code_used"
 
@@ -88,11 +88,11 @@ def test_an_expired_or_unknown_code_is_refused(candidate) -> None:
     with clock.travel_to(DAY):
         code = screening_submit(prepatient=candidate, **answers()).referral_code
     with clock.travel_to(DAY + timedelta(days=91)), pytest.raises(ReferralCodeNotValid) as late:
-        inclusion_sample_record_lab(code=code, hba1c=Decimal("44"), taken_on=DAY,
+        inclusion_sample_record_lab(code=code, value=Decimal("44"), taken_on=DAY,
                                     lab_reference="LAB-1")
     assert late.value.code == "referral_code_expired"
     with clock.travel_to(DAY), pytest.raises(ReferralCodeNotValid) as unknown:
-        inclusion_sample_record_lab(code="ABCD-EFGH-JKLM", hba1c=Decimal("44"), taken_on=DAY,
+        inclusion_sample_record_lab(code="ABCD-EFGH-JKLM", value=Decimal("44"), taken_on=DAY,
                                     lab_reference="LAB-1")
     assert unknown.value.code == "referral_code_unknown"
 
@@ -102,16 +102,16 @@ def test_a_new_code_makes_the_older_one_stop_working(candidate) -> None:
         first = screening_submit(prepatient=candidate, **answers()).referral_code
         screening_submit(prepatient=candidate, **answers())
         with pytest.raises(ReferralCodeNotValid):
-            inclusion_sample_record_lab(code=first, hba1c=Decimal("44"), taken_on=DAY,
+            inclusion_sample_record_lab(code=first, value=Decimal("44"), taken_on=DAY,
                                         lab_reference="LAB-1")
 
 
 @pytest.mark.parametrize("value", ["14.9", "195.1"])
 def test_implausible_hba1c_values_are_refused(candidate, value: str) -> None:
     with clock.travel_to(DAY), pytest.raises(InvalidInput) as refused:
-        inclusion_sample_record_self(prepatient=candidate, hba1c=Decimal(value), taken_on=DAY)
-    assert "hba1c" in refused.value.fields
-    assert "15–195" in str(refused.value.fields["hba1c"])
+        inclusion_sample_record_self(prepatient=candidate, value=Decimal(value), taken_on=DAY)
+    assert "value" in refused.value.fields
+    assert "15–195" in str(refused.value.fields["value"])
 
 
 @pytest.mark.parametrize("value", ["15", "195"])
@@ -119,14 +119,14 @@ def test_an_inclusion_sample_has_the_plausible_range_of_the_measurements(
     candidate, value: str
 ) -> None:
     with clock.travel_to(DAY):
-        sample = inclusion_sample_record_self(prepatient=candidate, hba1c=Decimal(value),
+        sample = inclusion_sample_record_self(prepatient=candidate, value=Decimal(value),
                                               taken_on=DAY)
-    assert sample.hba1c == Decimal(value)
+    assert sample.value == Decimal(value)
 
 
 def test_sample_dates_in_the_future_are_refused(candidate) -> None:
     with clock.travel_to(DAY), pytest.raises(InvalidInput) as refused:
-        inclusion_sample_record_self(prepatient=candidate, hba1c=Decimal("44"),
+        inclusion_sample_record_self(prepatient=candidate, value=Decimal("44"),
                                      taken_on=DAY + timedelta(days=1))
     assert "taken_on" in refused.value.fields
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from apps.core import clock
+from apps.programs.selectors import programme_terms, referral_score_threshold
 from apps.registry import selectors
 from apps.registry.identity import parse_personnummer
 from apps.registry.models import Prepatient
@@ -56,13 +57,16 @@ def test_a_referral_is_active_until_it_expires() -> None:
 
 def test_the_latest_screening_decides_the_referral() -> None:
     prepatient = factories.enrolled_prepatient()  # a FINDRISC score of 14
-    assert prepatient.programme.findrisc_referral_threshold == 13
+    terms = programme_terms(prepatient.programme)
+    assert referral_score_threshold(terms) == 13
     assert selectors.prepatient_screened(prepatient=prepatient)
     assert selectors.prepatient_referred(prepatient=prepatient)
-    latest = selectors.screening_latest(prepatient=prepatient)
-    assert latest is not None
-    latest.score = 12
+    with clock.travel_to(TODAY):  # answered again, with a lower risk
+        latest = factories.screening_record(prepatient, high_glucose_history=False,
+                                            physically_active=True)
+    assert latest.score < 13
     assert not selectors.prepatient_referred(prepatient=prepatient, screening=latest)
+    assert not selectors.prepatient_referred(prepatient=prepatient)
     candidate = factories.candidate()
     assert not selectors.prepatient_screened(prepatient=candidate)
     assert not selectors.prepatient_referred(prepatient=candidate)

@@ -16,9 +16,10 @@ from apps.demo.simulation import simulate_programme
 from apps.programs.models import Programme
 from apps.settlements.export import settlement_input
 from apps.settlements.models import PrepatientLine, ProviderLine, RunKind, RunStatus
+from apps.settlements.rules import run_version
 from apps.settlements.services import settlement_compute, settlement_prepare
 from prevention_engine.interchange import evidence_document, input_document, recompute
-from tests.factories import UserFactory
+from tests.factories import UserFactory, version_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +28,8 @@ AS_OF = date(2029, 3, 1)
 
 @pytest.fixture
 def generated(programme: Programme) -> Programme:
-    programme.min_attributed = 3  # small providers, so amounts are paid in a small run
-    programme.save()
+    version_publish(programme, {"payment.min_attributed": 3})  # small providers, so
+    # amounts are paid in a small run
     simulate_programme(programme=programme, prepatients=60, seed=7, out=lambda _line: None)
     return programme
 
@@ -47,7 +48,7 @@ def test_the_database_path_gives_the_rule_engines_result_for_every_prepatient(
                                  prepared_by=UserFactory())
     run.refresh_from_db()
     assert run.status == RunStatus.COMPUTED, run.error
-    expected = recompute(settlement_input(generated, AS_OF, run.data_cutoff))
+    expected = recompute(settlement_input(run_version(run), AS_OF, run.data_cutoff))
     lines = _lines(run)
     assert len(lines) == len(expected.evaluations) > 0
     for evaluation in expected.evaluations:
@@ -77,7 +78,7 @@ def test_export_then_recompute_gives_the_database_figures(generated: Programme,
     call_command("settlement_export", "--run", str(run.pk), "--out", str(path))
     document = json.loads(path.read_text("utf-8"))
     # The streamed file is the document the rule engine reads, with pseudonymous IDs only.
-    assert document == input_document(settlement_input(generated, AS_OF, run.data_cutoff))
+    assert document == input_document(settlement_input(run_version(run), AS_OF, run.data_cutoff))
     assert all(p["id"].startswith("pp-") for p in document["prepatients"])
     out = io.StringIO()
     call_command("settlement_recompute", str(path), stdout=out)

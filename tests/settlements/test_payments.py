@@ -37,7 +37,7 @@ from apps.settlements.services import (
     settlement_prepare,
 )
 from prevention_engine.dates import add_months
-from tests.factories import ProviderFactory, UserFactory
+from tests.factories import ProviderFactory, UserFactory, version_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +55,8 @@ def at(day: date, hour: int = 9) -> datetime:
 @pytest.fixture
 def small(programme: Programme) -> Programme:
     """Every success paid (no floor, no ceiling, no minimum), so amounts are easy to read."""
-    programme.floor_share = Decimal("0")
-    programme.ceiling_share = Decimal("1")
-    programme.min_attributed = 1
-    programme.save()
+    version_publish(programme, {"payment.floor_share": "0", "payment.ceiling_share": "1",
+                                "payment.min_attributed": 1})
     return programme
 
 
@@ -135,7 +133,9 @@ def test_a_second_final_approval_for_the_same_provider_is_refused(
                                                       approved_by=UserFactory(),
                                                       approved_at=clock.now())
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProviderPayment.objects.create(programme=small, provider=provider, run=second,
+        ProviderPayment.objects.create(programme=small,
+                                       programme_version=second.programme_version,
+                                       provider=provider, run=second,
                                        line=second_line, kind=PaymentKind.FINAL,
                                        amount=second_line.amount,
                                        settled_amount=second_line.amount)

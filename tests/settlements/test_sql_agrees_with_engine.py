@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from apps.measurements.models import FollowUpDue, Measurement, MeasurementType
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_version_current
 from apps.providers.models import AuthorizationDecision, AuthorizationStatus, DecisionKind
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
 from apps.settlements.dbpath import evaluate_in_sql
@@ -36,7 +37,13 @@ from apps.settlements.export import iter_input_lines, settlement_input
 from apps.settlements.models import PrepatientLine, RunKind, SettlementRun
 from prevention_engine.dates import add_months
 from prevention_engine.interchange import evidence_document, loads, recompute
-from tests.factories import ProviderFactory, UserFactory
+from tests.factories import (
+    ProviderFactory,
+    UserFactory,
+    changed,
+    programme_publish,
+    shipped_definition,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,15 +110,16 @@ def _day(data: Any, low: date, high: date) -> date:
 
 def _programme(data: Any) -> Programme:
     months = data.draw(st.sampled_from([6, 12, 24]))
-    return Programme.objects.create(
-        code=f"random-{next(_codes)}", name="Random", programme_months=months,
-        switch_months=data.draw(st.sampled_from([m for m in (3, 4, 18) if m <= months])),
-        outcome_window_days=data.draw(st.sampled_from([0, 5, 30])),
-        outcome_criteria=[_criterion(data)
-                          for _ in range(data.draw(st.sampled_from([1, 1, 1, 2])))],
-        outcome_disqualifiers=[_disqualifier(data)
-                               for _ in range(data.draw(st.sampled_from([0, 1, 1, 2])))],
-    )
+    return programme_publish(changed(shipped_definition(), {
+        "code": f"random-{next(_codes)}", "timeline.programme_months": months,
+        "timeline.switch_months": data.draw(st.sampled_from(
+            [m for m in (3, 4, 18) if m <= months])),
+        "outcome.window_days": data.draw(st.sampled_from([0, 5, 30])),
+        "outcome.criteria": [_criterion(data)
+                             for _ in range(data.draw(st.sampled_from([1, 1, 1, 2])))],
+        "outcome.disqualifiers": [_disqualifier(data)
+                                  for _ in range(data.draw(st.sampled_from([0, 1, 1, 2])))],
+    }))
 
 
 def _providers(data: Any) -> list[tuple[Any, date | None]]:
@@ -210,7 +218,8 @@ def _history(data: Any, programme: Programme, providers: list[tuple[Any, date | 
                                               date(2026, 3, 15), date(2026, 8, 31)]))
         end = add_months(enrolled, programme.programme_months)
         prepatient = Prepatient.objects.create(
-            programme=programme, state="active", enrolled_on=enrolled, end_date=end,
+            programme=programme, programme_version=programme_version_current(programme),
+            state="active", enrolled_on=enrolled, end_date=end,
             consent_valid=True)
         _listings(data, prepatient, providers, programme.switch_months)
         if data.draw(st.integers(0, 9)):
@@ -243,13 +252,16 @@ def test_the_sql_path_gives_the_engines_lines_on_random_histories(postgres: None
     as_of = data.draw(st.sampled_from([
         _day(data, min(ends) - timedelta(days=40), max(ends) + timedelta(days=60)),
         max(ends) + timedelta(days=data.draw(st.sampled_from([29, 30, 31, 90])))]))
-    run = SettlementRun.objects.create(programme=programme, kind=RunKind.PROVISIONAL,
+    run = SettlementRun.objects.create(programme=programme,
+                                       programme_version=programme_version_current(programme),
+                                       kind=RunKind.PROVISIONAL,
                                        as_of=as_of, prepared_by=UserFactory(),
                                        prepared_at=CUTOFF)
 
     written = evaluate_in_sql(run=run)
     lines = {line.pseudonym: line for line in PrepatientLine.objects.filter(run=run)}
-    expected = recompute(settlement_input(programme, as_of, CUTOFF))
+    version = programme_version_current(programme)
+    expected = recompute(settlement_input(version, as_of, CUTOFF))
     assert written.lines == len(lines) == len(expected.evaluations)
     # The statement's own counts per provider are those of the engine.
     assert written.counts == {int(p.id[1:]): (p.successes, p.failures, p.pending)
@@ -267,7 +279,7 @@ def test_the_sql_path_gives_the_engines_lines_on_random_histories(postgres: None
             [evidence_document(item) for item in evaluation.evidence]), evaluation.id
 
     # The auditor's file of the same run is valid and recomputes to the same lines.
-    from_file = recompute(loads("".join(iter_input_lines(programme, as_of, CUTOFF))))
+    from_file = recompute(loads("".join(iter_input_lines(version, as_of, CUTOFF))))
     for evaluation in from_file.evaluations:
         line = lines[evaluation.id]
         assert (line.provider_id, line.result, line.reason,

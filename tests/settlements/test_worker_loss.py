@@ -36,6 +36,7 @@ from django.db import connection
 from apps.core import clock
 from apps.measurements.models import FollowUpDue
 from apps.measurements.services import Reporter, measurement_record
+from apps.programs.selectors import programme_version_current
 from apps.registry.services import lifecycle_drop_out, prepatient_enroll
 from apps.settlements.models import PrepatientLine, RunKind, RunStatus, SettlementRun
 from apps.settlements.services import settlement_compute, settlement_runs_recover
@@ -173,6 +174,8 @@ def reference(make_candidate: Any, programme: Any) -> SettlementRun:
                 lifecycle_drop_out(prepatient=person, note="moved")
     with clock.travel_to(AS_OF):
         run = SettlementRun.objects.create(programme=programme, kind=RunKind.PROVISIONAL,
+                                           programme_version=programme_version_current(
+                                               programme),
                                            as_of=AS_OF, prepared_by=UserFactory(),
                                            prepared_at=clock.now())
         computed = settlement_compute(run_id=run.pk)
@@ -182,6 +185,7 @@ def reference(make_candidate: Any, programme: Any) -> SettlementRun:
 
 def _queued_like(run: SettlementRun) -> SettlementRun:
     return SettlementRun.objects.create(programme=run.programme, kind=run.kind,
+                                        programme_version=run.programme_version,
                                         as_of=run.as_of, prepared_by=run.prepared_by,
                                         prepared_at=run.prepared_at)
 

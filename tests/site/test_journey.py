@@ -104,7 +104,7 @@ def screened(people: Any, *, high: bool = True, number: str | None = None) -> An
 
 def with_lab_result(people: Any, hba1c: str, *, number: str | None = None) -> Any:
     client, prepatient, code = screened(people, number=number)
-    inclusion_sample_record_lab(code=code, hba1c=Decimal(hba1c), taken_on=TODAY,
+    inclusion_sample_record_lab(code=code, value=Decimal(hba1c), taken_on=TODAY,
                                 lab_reference="LAB-1")
     return client, prepatient
 
@@ -645,8 +645,8 @@ def test_other_decisions_are_explained_kindly(people: Any, change: str, words: s
 
 def test_a_self_reported_value_waits_for_a_caseworker(people: Any) -> None:
     client, prepatient, _code = screened(people)
-    InclusionSample.objects.create(prepatient=prepatient, hba1c=Decimal("44"), taken_on=TODAY,
-                                   source=SampleSource.SELF)
+    InclusionSample.objects.create(prepatient=prepatient, measure="hba1c", value=Decimal("44"),
+                                   taken_on=TODAY, source=SampleSource.SELF)
     body = text(client.get("/en/join/result/"))
     assert "Our staff check it" in body
 
@@ -685,7 +685,7 @@ def test_the_person_is_emailed_when_the_lab_result_arrives_without_the_value(
     _referral, code = referral_issue(prepatient=prepatient)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        inclusion_sample_record_lab(code=code, hba1c=Decimal("44.0"), taken_on=clock.today(),
+        inclusion_sample_record_lab(code=code, value=Decimal("44.0"), taken_on=clock.today(),
                                     lab_reference="LAB-1")
     assert [mail.to for mail in mailoutbox] == [["person@example.invalid"]]
     assert "44" not in mailoutbox[0].body

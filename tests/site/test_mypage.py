@@ -379,8 +379,10 @@ def test_the_download_holds_everything_about_the_person(history, providers, capl
     assert data["birth_date"] == "1970-05-10" and data["sex"] == "F"
     assert data["registered_postcode"] == "16355" and data["lives_in_vulnerable_area"] is True
     assert data["state"] == "excluded" and data["enrolled_on"] == "2026-08-03"
-    assert data["screenings"][0]["findrisc_score"] == 14
-    assert data["inclusion_samples"][0]["hba1c_mmol_mol"] == "44.0"
+    # The FINDRISC definition scores a woman with a 95 cm waist 15.
+    assert data["screenings"][0]["findrisc_score"] == 15
+    assert (data["inclusion_samples"][0]["measure"],
+            data["inclusion_samples"][0]["value"]) == ("hba1c", "44.000")
     hba1c = [m for m in data["measurements"] if m["type"] == "hba1c"]
     assert [(m["value"], m["superseded"], m["source"]) for m in hba1c] == [
         ("44.000", False, "provider"), ("43.000", True, "lab"), ("41.000", False, "lab")]

@@ -9,10 +9,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.programs.models import Programme
-from apps.programs.selectors import programme_by_code
+from apps.programs.models import ProgrammeVersion
+from apps.programs.selectors import (
+    programme_by_code,
+    programme_version_current,
+    programme_version_published,
+)
 from apps.settlements.export import write_input
 from apps.settlements.models import SettlementRun
+from apps.settlements.rules import run_version
 
 
 class Command(BaseCommand):
@@ -24,17 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--run", type=int, help="a settlement run's number")
         parser.add_argument("--programme", help="a programme's code (with --as-of)")
         parser.add_argument("--as-of", help="the date, YYYY-MM-DD (with --programme)")
+        parser.add_argument("--programme-version", type=int, dest="programme_version",
+                            help="the programme version whose enrollments are settled "
+                                 "(with --programme; by default the current one)")
         parser.add_argument("--out", help="write the file here instead of stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        programme, as_of, cutoff = self._what(options)
+        version, as_of, cutoff = self._what(options)
         if options["out"]:
             with Path(options["out"]).open("w", encoding="utf-8") as out:
-                write_input(programme, as_of, cutoff, out)
+                write_input(version, as_of, cutoff, out)
         else:
-            write_input(programme, as_of, cutoff, sys.stdout)
+            write_input(version, as_of, cutoff, sys.stdout)
 
-    def _what(self, options: dict[str, Any]) -> tuple[Programme, date, datetime | None]:
+    def _what(self, options: dict[str, Any]) -> tuple[ProgrammeVersion, date, datetime | None]:
         if options["run"] is not None:
             if options["programme"] or options["as_of"]:
                 raise CommandError("Give either --run or --programme with --as-of.")
@@ -46,7 +54,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--run: run {run.pk} was computed with the settlement "
                                    f"format version {run.format_version}; only runs of "
                                    "version 2 are exported.")
-            return run.programme, run.as_of, run.data_cutoff
+            return run_version(run), run.as_of, run.data_cutoff
         if not options["programme"] or not options["as_of"]:
             raise CommandError("Give --run, or --programme with --as-of.")
         programme = programme_by_code(options["programme"])
@@ -56,4 +64,10 @@ class Command(BaseCommand):
             as_of = date.fromisoformat(options["as_of"])
         except ValueError:
             raise CommandError("--as-of: not a date (YYYY-MM-DD).") from None
-        return programme, as_of, None
+        number = options["programme_version"]
+        version = (programme_version_current(programme) if number is None
+                   else programme_version_published(programme, number))
+        if version is None:
+            raise CommandError(f"--programme-version: {programme.code} has no published "
+                               f"version {number or ''}".rstrip() + ".")
+        return version, as_of, None
