@@ -249,6 +249,7 @@ def generate(*, code: str, prepatients: int, seed: int,
         DecisionKind,
         Provider,
     )
+    from apps.providers.services import programme_offer
     from prevention_engine.dates import add_months
 
     started = time.perf_counter()
@@ -269,6 +270,7 @@ def generate(*, code: str, prepatients: int, seed: int,
             organisation_number=_organisation_number(index),
             defaults={"name": f"Benchmark provider {index + 1}",
                       "authorization_status": AuthorizationStatus.AUTHORIZED})
+        programme_offer(provider=provider, programme=programme)
         providers.append(provider.pk)
     lost = {providers[0]: date(2027, 9, 1), providers[1]: date(2027, 10, 15)}
     for provider_id, day in lost.items():

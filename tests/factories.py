@@ -31,10 +31,22 @@ def organisation_number(n: int) -> str:
 class ProviderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Provider
+        skip_postgeneration_save = True  # the offers are rows of their own
 
     name = factory.Sequence(lambda n: f"Provider {n}")
     organisation_number = factory.Sequence(organisation_number)
     authorization_status = AuthorizationStatus.AUTHORIZED
+
+    @factory.post_generation
+    def programmes(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """Offers every programme there is, unless ``programmes=[…]`` names them."""
+        if not create:
+            return
+        from apps.programs.models import Programme
+        from apps.providers.services import programme_offer
+
+        for programme in (Programme.objects.all() if extracted is None else extracted):
+            programme_offer(provider=self, programme=programme)
 
 
 # --- Programme definitions (published through the real services, four eyes) ----------

@@ -21,7 +21,8 @@ from apps.consent.models import (
 )
 from apps.consent.selectors import consent_text_current
 from apps.core import clock
-from apps.programs.models import Programme
+from apps.programs.models import Programme, ProgrammeVersion
+from apps.programs.selectors import version_terms
 from apps.providers.models import AuthorizationDecision, DecisionKind, Provider
 from apps.providers.services import LOSES_AUTHORIZATION
 from apps.registry.models import Prepatient
@@ -41,6 +42,21 @@ def consent_text_publish(*, programme: Programme, kind: ConsentKind | str, title
         title_sv=title_sv, title_en=title_en, body_sv=body_sv, body_en=body_en,
         published_at=clock.now(),
     )
+
+
+def consent_text_of_definition(*, version: ProgrammeVersion) -> ConsentText | None:
+    """Publishes a published version's consent text as the programme's data-sharing
+    text, unless it is the current one already; returns the new text (or None)."""
+    terms = version_terms(version)
+    names = terms.name
+    current = consent_text_current(programme=version.programme, kind=ConsentKind.DATA_SHARING)
+    if current is not None and (current.body_sv, current.body_en) == (
+            terms.consent["sv"], terms.consent["en"]):
+        return None
+    return consent_text_publish(
+        programme=version.programme, kind=ConsentKind.DATA_SHARING,
+        title_sv=f"Samtycke: {names['sv']}"[:200], title_en=f"Consent: {names['en']}"[:200],
+        body_sv=terms.consent["sv"], body_en=terms.consent["en"])
 
 
 @transaction.atomic

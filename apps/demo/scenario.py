@@ -24,9 +24,14 @@ from apps.core.crypto import lookup_hash
 from apps.measurements.rules import TYPES
 from apps.measurements.services import MeasurementInput, Reporter, measurements_record_batch
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_terms, screening_questionnaires
 from apps.providers.models import Provider
 from apps.registry import services as registry
+from apps.registry.identity import parse_personnummer
 from apps.registry.models import ExclusionReason, Prepatient
+from prevention_engine import criteria
+from prevention_engine import questionnaire as questionnaire_rules
+from prevention_engine.dates import age_on
 from prevention_engine.findrisc import FamilyHistory
 
 DATA_DIR = Path(settings.BASE_DIR) / "data"
@@ -210,6 +215,46 @@ class DemoBuilder:
             registry.lifecycle_complete(prepatient=completed)
         made += [switched, excluded, reinstated, dropped, withdrawn, deceased, completed]
         return len(made)
+
+
+def load_demo_candidates(programme: Programme, people: int = 2) -> int:
+    """People who have signed up to a programme through the real services (consent,
+    personnummer, the definition's questionnaires answered as someone it is meant for)
+    and now wait for it to open or for their test; returns how many were created."""
+    ensure_vulnerable_postcodes(programme)
+    ages = [check.condition for check in programme_terms(programme).inclusion
+            if check.condition.subject == "age"]
+    today = clock.today()
+
+    def of_age(person: Person) -> bool:
+        born = parse_personnummer(person.personnummer, today=today).birth_date
+        return criteria.all_hold(ages, criteria.Facts(age=age_on(born, today)))
+
+    created = 0
+    for person in [p for p in _register_people() if of_age(p)][-people:]:
+        if Prepatient.objects.filter(programme=programme,
+                                     personnummer_hash=lookup_hash(person.personnummer)
+                                     ).exists():
+            continue
+        prepatient = registry.prepatient_register(programme=programme)
+        text = consent_text_current(programme=programme, kind=ConsentKind.DATA_SHARING)
+        assert text is not None, "publishing a version publishes its consent text"
+        consent_grant(prepatient=prepatient, text=text)
+        prepatient = registry.prepatient_set_identity(prepatient=prepatient,
+                                                      personnummer=person.personnummer)
+        answers = {questionnaire.code: _answered_at_risk(questionnaire.definition)
+                   for questionnaire in screening_questionnaires(programme)}
+        if answers:
+            registry.screening_answer(prepatient=prepatient, answers=answers)
+        created += 1
+    return created
+
+
+def _answered_at_risk(definition: dict[str, Any]) -> dict[str, Any]:
+    """Each choice item answered with its highest-scoring option."""
+    parsed = questionnaire_rules.parse(definition)
+    return {item.link_id: max(item.options, key=lambda option: option.points).code
+            for item in parsed.items if item.options}
 
 
 def load_demo_prepatients(programme: Programme, providers: list[Provider],

@@ -66,6 +66,7 @@ from apps.measurements.services import (
 from apps.programs.models import Programme
 from apps.programs.selectors import programme_terms, referral_score_threshold
 from apps.providers.models import AuthorizationStatus, Provider
+from apps.providers.services import programme_offer
 from apps.providers.validators import normalise_organisation_number
 from apps.registry import services as registry
 from apps.registry.identity import Personnummer
@@ -415,7 +416,10 @@ class ProgrammeSimulation:
                 ))
             Provider.objects.bulk_create(created)
         # A stable order, so that a seed picks the same providers in any database.
-        return list(authorized.order_by("organisation_number"))
+        chosen = list(authorized.order_by("organisation_number"))
+        for provider in chosen:  # each offers the simulated programme
+            programme_offer(provider=provider, programme=self.programme)
+        return chosen
 
     def _plan(self) -> None:
         programme = self.programme

@@ -1,20 +1,29 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin_tools import ActionFormAdmin, ReadOnlyAdmin
+from apps.core.admin_tools import ACTION_TEMPLATE, ActionFormAdmin, ReadOnlyAdmin
+from apps.core.errors import DomainError
 from apps.programs import selectors
-from apps.programs.admin_forms import DraftVersionForm, PublishVersionForm
+from apps.programs.admin_forms import DefineProgrammeForm, DraftVersionForm, PublishVersionForm
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
-from apps.programs.services import programme_version_draft, programme_version_publish
+from apps.programs.services import (
+    PROJECTED,
+    definition_template,
+    programme_define,
+    programme_version_draft,
+    programme_version_publish,
+)
 
 
 @admin.register(Programme)
@@ -30,12 +39,7 @@ class ProgrammeAdmin(ActionFormAdmin):
             "start_date", "recruitment_months", "priority_months", "recruitment_end",
             "priority_end", "cap", "programme_months", "switch_months",
             "followup_interval_months", "followup_measures", "followup_grace_days",
-            "reminder_days_before",
-        )}),
-        (_("Screening and inclusion"), {"fields": (
-            "findrisc_referral_threshold", "inclusion_hba1c_min", "inclusion_hba1c_max",
-            "seek_care_hba1c", "priority_bmi_above", "priority_age_min", "priority_age_max",
-            "referral_valid_days",
+            "reminder_days_before", "referral_valid_days",
         )}),
         (_("Outcome"), {"fields": (
             "outcome_criteria", "outcome_disqualifiers", "outcome_window_days",
@@ -48,6 +52,43 @@ class ProgrammeAdmin(ActionFormAdmin):
         (_("History"), {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Programme | None = None
+                            ) -> tuple[str, ...]:
+        """Every rule and figure is the published version's (written when it is
+        published): a change is a new version, never an edit here."""
+        if obj is None:
+            return tuple(self.readonly_fields)
+        return (*self.readonly_fields, "code", *PROJECTED)
+
+    def add_view(self, request: HttpRequest, form_url: str = "",
+                 extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """A new programme is its definition: written here, published by another
+        caseworker."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DefineProgrammeForm(request.POST or None,
+                                   initial={"definition": definition_template()})
+        if request.method == "POST" and form.is_valid():
+            try:
+                draft = programme_define(definition=form.cleaned_data["definition"],
+                                         author=request.user)
+            except DomainError as error:
+                form.show_domain_error(error)
+            else:
+                self.message_user(request, _("The programme and the draft of its first "
+                                             "version are saved. Another caseworker "
+                                             "publishes it."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse(
+                    "admin:programs_programmeversion_change", args=[draft.pk],
+                    current_app=self.admin_site.name))
+        return TemplateResponse(request, ACTION_TEMPLATE, {
+            **self.admin_site.each_context(request),
+            "title": _("Define a new programme"), "opts": self.opts, "original": None,
+            "form": form, "details": [], "extra": "", "media": self.media + form.media,
+            "submit_label": _("Save the draft"),
+            "change_url": reverse("admin:programs_programme_changelist",
+                                  current_app=self.admin_site.name)})
+
     @admin.display(description=_("Charts"))
     def charts(self, programme: Programme) -> str:
         if programme.pk is None:
@@ -56,7 +97,7 @@ class ProgrammeAdmin(ActionFormAdmin):
             url = reverse("admin:measurements_measurement_charts", args=[programme.pk])
         except NoReverseMatch:
             return "—"
-        return format_html('<a href="{}">{}</a>', url, _("HbA1c and follow-up charts"))
+        return format_html('<a href="{}">{}</a>', url, _("Outcome and follow-up charts"))
 
     @admin.display(description=_("Versions of the definition"))
     def versions(self, programme: Programme) -> str:

@@ -37,6 +37,10 @@ class DraftVersionForm(DomainErrorFormMixin, forms.Form):
         self.add_error(None, str(error.message))
 
 
+class DefineProgrammeForm(DraftVersionForm):
+    """A new programme: its whole definition, starting from a template to change."""
+
+
 class PublishVersionForm(DomainErrorFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("I have read the definition and it is right"),

@@ -1,6 +1,10 @@
-"""Programmes: every rule's number is data, so a new programme needs no code.
+"""Programmes and their versioned definitions: every rule is data, so a new programme
+needs no code.
 
-The defaults are those of the first programme (SPEC §3, prediabetes).
+A programme's rules are its published versions' (``ProgrammeVersion``); the programme
+row carries the current version's programme-wide figures (windows, cap, budget,
+payment period, the outcome the charts follow), written when a version is published.
+The defaults are those of the first programme (SPEC §3).
 """
 
 from __future__ import annotations
@@ -106,28 +110,6 @@ class Programme(TimeStampedModel):
         _("reminder before a due date (days)"), default=14
     )
 
-    # Screening and inclusion
-    findrisc_referral_threshold = models.PositiveSmallIntegerField(
-        _("FINDRISC score for a blood-test referral (at least)"), default=13,
-        validators=[MaxValueValidator(26)],
-    )
-    inclusion_hba1c_min = models.DecimalField(
-        _("inclusion HbA1c from (mmol/mol, inclusive)"), max_digits=5, decimal_places=1,
-        default=Decimal("42"),
-    )
-    inclusion_hba1c_max = models.DecimalField(
-        _("inclusion HbA1c to (mmol/mol, inclusive)"), max_digits=5, decimal_places=1,
-        default=Decimal("47"),
-    )
-    seek_care_hba1c = models.DecimalField(
-        _("HbA1c that calls for care (mmol/mol, at least)"), max_digits=5, decimal_places=1,
-        default=Decimal("48"),
-    )
-    priority_bmi_above = models.DecimalField(
-        _("priority: BMI above"), max_digits=4, decimal_places=1, default=Decimal("25")
-    )
-    priority_age_min = models.PositiveSmallIntegerField(_("priority: age from"), default=20)
-    priority_age_max = models.PositiveSmallIntegerField(_("priority: age to"), default=60)
     referral_valid_days = models.PositiveSmallIntegerField(
         _("referral code valid (days)"), default=90
     )
@@ -189,18 +171,9 @@ class Programme(TimeStampedModel):
                 name="programme_shares_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(inclusion_hba1c_min__lte=F("inclusion_hba1c_max"))
-                & Q(inclusion_hba1c_max__lt=F("seek_care_hba1c")),
-                name="programme_inclusion_band_ordered",
-            ),
-            models.CheckConstraint(
                 condition=Q(priority_months__lte=F("recruitment_months"))
                 & Q(switch_months__lte=F("programme_months")),
                 name="programme_windows_ordered",
-            ),
-            models.CheckConstraint(
-                condition=Q(priority_age_min__lte=F("priority_age_max")),
-                name="programme_priority_ages_ordered",
             ),
             models.CheckConstraint(
                 condition=Q(payment_per_success__gte=0) & Q(budget_authorization__gte=0),

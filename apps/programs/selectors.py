@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.programs.errors import ProgrammeNotDefined
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
@@ -16,6 +16,13 @@ from prevention_engine.definition import ProgrammeDefinition
 def programmes_in_order() -> QuerySet[Programme]:
     """Every programme, the earliest first (the order of menus and overviews)."""
     return Programme.objects.order_by("start_date", "code")
+
+
+def programmes_with_a_published_version() -> QuerySet[Programme]:
+    """The programmes people may join under a published version, the earliest first."""
+    published = ProgrammeVersion.objects.filter(programme=OuterRef("pk"),
+                                                status=DefinitionStatus.PUBLISHED)
+    return programmes_in_order().filter(Exists(published))
 
 
 def programme_menu() -> QuerySet[Programme]:

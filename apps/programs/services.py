@@ -25,6 +25,7 @@ from apps.programs.errors import (
     VersionNotDraft,
 )
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
+from apps.programs.signals import version_published
 from prevention_engine import definition as programme_definition
 from prevention_engine import questionnaire as questionnaire_definition
 
@@ -75,6 +76,16 @@ def programme_version_draft(*, programme: Programme, definition: Mapping[str, An
                                                definition=numbered, created_by=author)
 
 
+def definition_template() -> dict[str, Any]:
+    """Where a new programme's definition starts: the current definition of the first
+    programme, under a code and name to replace."""
+    first = selectors.earliest_programme()
+    current = selectors.programme_version_current(first) if first is not None else None
+    base = dict(current.definition) if current is not None else {}
+    return {**base, "code": "new-programme", "version": 1,
+            "name": {"sv": "Nytt program", "en": "New programme"}}
+
+
 def programme_define(*, definition: Mapping[str, Any], author: Any) -> ProgrammeVersion:
     """A new programme from its definition: the programme (its code and name) and the
     draft of its version 1, which another caseworker publishes."""
@@ -110,6 +121,7 @@ def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> P
         locked.published_at = clock.now()
         locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
         programme_figures_project(locked.programme, locked.definition)
+        version_published.send(sender=ProgrammeVersion, version=locked)
         return locked
 
 

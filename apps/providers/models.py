@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.models import TimeStampedModel
+from apps.programs.models import Programme
 from apps.providers.validators import (
     clean_accessibility,
     clean_languages,
@@ -180,6 +181,27 @@ class Provider(TimeStampedModel):
             raise ValidationError({"financier_organisation_number": ValidationError(
                 _("Give both the financier's name and its organisation number, or neither."),
                 code="financier_incomplete")})
+
+
+class ProgrammeOffer(models.Model):
+    """A provider offers its support in a programme: it is chosen there, listed there
+    and settled there. Authorization (and its suspension) is the organisation's; the
+    programmes it offers are given by caseworkers one by one."""
+
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.CASCADE,
+                                 related_name="offers")
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"),
+                                  on_delete=models.PROTECT, related_name="offers")
+    since = models.DateField(_("offered since"))
+
+    class Meta:
+        verbose_name = _("programme offered")
+        verbose_name_plural = _("programmes offered")
+        constraints = [models.UniqueConstraint(fields=("provider", "programme"),
+                                               name="programme_offer_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} – {self.programme}"
 
 
 class Lab(TimeStampedModel):

@@ -27,6 +27,7 @@ from apps.providers.models import (
     AuthorizationDecision,
     AuthorizationStatus,
     Lab,
+    ProgrammeOffer,
     Provider,
 )
 
@@ -123,3 +124,8 @@ def profile_list_has(field: str, value: str) -> Q:
     column = f"{quote(Provider._meta.db_table)}.{quote(field)}"
     sql = f"EXISTS (SELECT 1 FROM json_each({column}) AS item WHERE item.value = %s)"  # noqa: S608
     return Q(RawSQL(sql, (value,), output_field=BooleanField()))  # noqa: S611
+
+
+def offers_programme(provider: Provider, programme_id: int) -> bool:
+    """Whether the provider offers its support in the programme."""
+    return ProgrammeOffer.objects.filter(provider=provider, programme_id=programme_id).exists()

@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.errors import InvalidInput, require_reason
+from apps.programs.models import Programme
 from apps.providers.errors import (
     AlreadyAuthorized,
     ApplicationAlreadyPending,
@@ -61,6 +62,7 @@ from apps.providers.models import (
     CostCoverage,
     DecisionKind,
     Lab,
+    ProgrammeOffer,
     Provider,
     clean_scopes,
     hash_secret,
@@ -253,6 +255,20 @@ _PAST: dict[str, Any] = {
 
 
 @transaction.atomic
+def programme_offer(*, provider: Provider, programme: Programme) -> ProgrammeOffer:
+    """The provider offers its support in ``programme`` from today (again: nothing
+    changes)."""
+    offer, _created = ProgrammeOffer.objects.get_or_create(
+        provider=provider, programme=programme, defaults={"since": clock.today()})
+    return offer
+
+
+def programme_offer_end(*, provider: Provider, programme: Programme) -> None:
+    """The provider no longer takes new people in ``programme``; those listed with it
+    stay until they switch (the listing history is kept)."""
+    ProgrammeOffer.objects.filter(provider=provider, programme=programme).delete()
+
+
 def authorization_decide(
     *,
     provider: Provider,

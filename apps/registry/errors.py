@@ -25,6 +25,12 @@ class ProviderNotAuthorized(Conflict):
     default_message = _("This provider is not authorized at the moment. Please choose another.")
 
 
+class ProviderNotInProgramme(Conflict):
+    code = "provider_not_in_programme"
+    default_message = _("This provider does not offer support in this programme. Please "
+                        "choose another.")
+
+
 class SwitchNotAllowed(Conflict):
     code = "switch_not_allowed"
     default_message = _("You cannot switch provider now.")

@@ -137,21 +137,22 @@ def prepatient_screened(*, prepatient: Prepatient) -> bool:
 
 
 def prepatient_referred(*, prepatient: Prepatient, screening: Screening | None = None) -> bool:
-    """Whether the latest screening (or ``screening``) earned the next step: the
-    current definition's referral checks hold on the scores of the questionnaire
-    responses kept with it."""
-    screening = screening if screening is not None else screening_latest(prepatient=prepatient)
-    if screening is None:
-        return False
-    return referral_earned(programme_terms(prepatient.programme),
-                           scores_at(prepatient, screening.submitted_at))
+    """Whether the person's answers (as of ``screening``, else their latest) earned the
+    next step: the current definition's referral checks hold on the scores of their
+    questionnaire responses. A programme with no referral checks needs no screening."""
+    terms = programme_terms(prepatient.programme)
+    moment = screening.submitted_at if screening is not None else None
+    return referral_earned(terms, scores_at(prepatient, moment))
 
 
-def scores_at(prepatient: Prepatient, moment: Any) -> dict[str, int]:
-    """The latest score of each questionnaire the person had answered by ``moment``."""
-    return dict(QuestionnaireResponse.objects
-                .filter(prepatient=prepatient, submitted_at__lte=moment)
-                .order_by("submitted_at", "pk").values_list("questionnaire__code", "score"))
+def scores_at(prepatient: Prepatient, moment: Any = None) -> dict[str, int]:
+    """The latest score of each questionnaire the person had answered by ``moment``
+    (by now without one)."""
+    responses = QuestionnaireResponse.objects.filter(prepatient=prepatient)
+    if moment is not None:
+        responses = responses.filter(submitted_at__lte=moment)
+    return dict(responses.order_by("submitted_at", "pk")
+                .values_list("questionnaire__code", "score"))
 
 
 def referral_earned(terms: ProgrammeDefinition, scores: dict[str, int]) -> bool:

@@ -35,12 +35,14 @@ from apps.programs.selectors import (
     screening_questionnaires,
 )
 from apps.providers.models import Provider
+from apps.providers.selectors import offers_programme
 from apps.registry import events, rules
 from apps.registry.errors import (
     IdentityNotAccepted,
     InclusionRefused,
     InvalidTransition,
     ProviderNotAuthorized,
+    ProviderNotInProgramme,
     RatingNotAllowed,
     ReferralCodeExpired,
     ReferralCodeUnknown,
@@ -193,7 +195,7 @@ def screening_submit(
         score=score,
     )
     # The same answers kept as a response to the programme's screening questionnaire
-    # (data), where its items are these answers.
+    # (data), where its items are these answers (SCREENING_FORM_ITEMS).
     answers = {"sex": prepatient.sex, "age": age, "bmi": bmi, "waist": waist_cm,
                "physically_active": _yes_no(physically_active),
                "vegetables_daily": _yes_no(eats_vegetables_daily),
@@ -201,14 +203,48 @@ def screening_submit(
                "high_glucose_history": _yes_no(high_glucose_history),
                "family_history": family_history.value}
     for questionnaire in screening_questionnaires(prepatient.programme):
-        items = {item.get("link_id") for item in questionnaire.definition.get("items", [])}
-        if items == set(answers):
+        if questionnaire_items(questionnaire) == SCREENING_FORM_ITEMS:
             questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
                                           answers=answers, submitted_at=screening.submitted_at)
     code, referral = None, None
     if prepatient_referred(prepatient=prepatient, screening=screening):
         referral, code = referral_issue(prepatient=prepatient)
     return ScreeningResult(screening=screening, referral_code=code, referral=referral)
+
+
+# The items of the screening that ``screening_submit`` takes (height and weight give the
+# BMI): a screening questionnaire with exactly these items is answered through it.
+SCREENING_FORM_ITEMS = frozenset({
+    "sex", "age", "bmi", "waist", "physically_active", "vegetables_daily",
+    "antihypertensive_medication", "high_glucose_history", "family_history"})
+
+
+def questionnaire_items(questionnaire: Questionnaire) -> frozenset[str]:
+    return frozenset(item.get("link_id") for item in questionnaire.definition.get("items", []))
+
+
+@transaction.atomic
+def screening_answer(*, prepatient: Prepatient, answers: Mapping[str, Mapping[str, Any]]
+                     ) -> tuple[ReferralCode, str] | None:
+    """The person's answers to each of the programme's screening questionnaires
+    (``{code: {link_id: answer}}``), kept as responses; when they earn the next step
+    and the programme takes a value from a laboratory, a referral code is issued (with
+    its plaintext, shown once). Nothing is kept if one answer
+    does not fit (``InvalidInput`` naming ``code.link_id``)."""
+    if prepatient.birth_date is None or not prepatient.sex:
+        raise InvalidTransition(_("Please give your personnummer before the questionnaire."))
+    for questionnaire in screening_questionnaires(prepatient.programme):
+        try:
+            questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
+                                          answers=answers.get(questionnaire.code, {}))
+        except InvalidInput as refused:
+            raise InvalidInput(fields={f"{questionnaire.code}.{name}": reason for name, reason
+                                       in refused.fields.items()}) from None
+    terms = programme_terms(prepatient.programme)
+    if not prepatient_referred(prepatient=prepatient) or not criteria.measures_read(
+            terms.inclusion, SampleSource.LAB):
+        return None
+    return referral_issue(prepatient=prepatient)
 
 
 def _yes_no(value: bool) -> str:
@@ -499,6 +535,8 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
         provider = Provider.objects.get(pk=provider.pk)
         if not provider.is_authorized:
             raise ProviderNotAuthorized()
+        if not offers_programme(provider, programme.pk):
+            raise ProviderNotInProgramme()
         today = clock.today()
         prepatient.enrolled_on = today
         prepatient.programme_version = programme_version_current(programme)
@@ -536,6 +574,8 @@ def listing_switch(*, prepatient: Prepatient, provider: Provider, actor: Any = N
     provider = Provider.objects.get(pk=provider.pk)
     if not provider.is_authorized:
         raise ProviderNotAuthorized()
+    if not offers_programme(provider, prepatient.programme_id):
+        raise ProviderNotInProgramme()
     current = prepatient.current_provider
     if current is not None and current.pk == provider.pk:
         raise SwitchNotAllowed(_("You are already listed with this provider."),

@@ -219,3 +219,50 @@ class FamilyForm(QuestionnairePartForm):
         choices=FAMILY_CHOICES, widget=forms.RadioSelect,
         error_messages={"required": _("Choose one of the answers.")},
     )
+
+
+# --- Questionnaires as data (any programme's screening) ---------------------------------
+
+
+def answer_field_name(code: str, link_id: str) -> str:
+    return f"{code}.{link_id}"
+
+
+class AnswersForm(PlainForm):
+    """The items of the programme's screening questionnaires, built from their
+    definitions in the reader's language: a choice as radio buttons, a quantity as a
+    number. ``answers()`` gives ``{code: {link_id: answer}}`` for the service."""
+
+    def __init__(self, *args: Any, questionnaires: Any = (), language: str = "sv",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections: list[tuple[Any, list[str]]] = []
+        for questionnaire in questionnaires:
+            names = []
+            for item in questionnaire.items:
+                name = answer_field_name(questionnaire.code, item.link_id)
+                label = item.text.get(language, item.text["sv"])
+                if item.options:
+                    self.fields[name] = forms.ChoiceField(
+                        label=label, widget=forms.RadioSelect,
+                        choices=[(option.code, option.text.get(language, option.text["sv"]))
+                                 for option in item.options],
+                        error_messages={"required": _("Please choose an answer.")})
+                else:
+                    self.fields[name] = forms.DecimalField(
+                        label=f"{label} ({item.unit})" if item.unit else label,
+                        min_value=item.minimum, max_value=item.maximum,
+                        error_messages={"required": _("Please give a number.")})
+                names.append(name)
+            self.sections.append((questionnaire, names))
+
+    def section_fields(self) -> list[tuple[Any, list[Any]]]:
+        return [(questionnaire, [self[name] for name in names])
+                for questionnaire, names in self.sections]
+
+    def answers(self) -> dict[str, dict[str, Any]]:
+        given: dict[str, dict[str, Any]] = {}
+        for questionnaire, names in self.sections:
+            given[questionnaire.code] = {name.split(".", 1)[1]: self.cleaned_data[name]
+                                         for name in names}
+        return given

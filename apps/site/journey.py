@@ -1,4 +1,6 @@
-"""The way into the programme, step by step, as the site shows it (SPEC §3.1).
+"""The way into a programme, step by step, as the site shows it (SPEC §3.1): consent
+and identity, then what the programme's definition asks for (its screening
+questionnaires, a test or measurement its inclusion reads), then the result.
 
 Each step is done or not from what is stored; ``next_step`` says where a
 person continues, so leaving and coming back days later resumes at the right
@@ -9,19 +11,65 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from apps.programs.models import Programme
-from apps.registry.models import Prepatient
-from apps.registry.selectors import prepatient_referred, prepatient_screened
-from apps.registry.services import deciding_sample
+from apps.programs.models import Programme, Questionnaire
+from apps.programs.selectors import programme_terms, screening_questionnaires
+from apps.registry.models import Prepatient, SampleSource
+from apps.registry.rules import definition_text
+from apps.registry.selectors import prepatient_referred, prepatient_screened, scores_at
+from apps.registry.services import SCREENING_FORM_ITEMS, deciding_sample, questionnaire_items
 from apps.site import selectors
+from prevention_engine import criteria
+
+# The programme a person chose on the site (its code), kept in their session.
+PROGRAMME_SESSION_KEY = "journey_programme"
 
 
-def current_programme() -> Programme | None:
-    """The programme the site recruits to: the earliest that exists (one today)."""
+def current_programme(request: HttpRequest | None = None) -> Programme | None:
+    """The programme the site recruits to for this visitor: the one they chose (if it
+    is still open to join), else the earliest."""
+    chosen = request.session.get(PROGRAMME_SESSION_KEY) if request is not None else None
+    if isinstance(chosen, str):
+        found = selectors.programme_open(chosen)
+        if found is not None:
+            return found
     return selectors.programme_current()
+
+
+@dataclass(frozen=True)
+class WayIn:
+    """The steps a programme's definition asks for, besides consent and identity."""
+
+    questionnaires: tuple[Questionnaire, ...]  # published, the definition's screening
+    screening_form: bool  # answered through the site's screening form (height, weight…)
+    measures: bool  # inclusion reads a value from a laboratory or the person
+    step_label: str | Promise  # what the test step is called
+
+
+def way_in(programme: Programme) -> WayIn:
+    terms = programme_terms(programme)
+    questionnaires = tuple(screening_questionnaires(programme))
+    sources = [measure for source in (SampleSource.LAB, SampleSource.SELF)
+               for measure in criteria.measures_read(terms.inclusion, source)]
+    label = (definition_text(terms.messages["step.test"]) if "step.test" in terms.messages
+             else _("Test"))
+    return WayIn(
+        questionnaires=questionnaires,
+        screening_form=any(questionnaire_items(q) == SCREENING_FORM_ITEMS
+                           for q in questionnaires),
+        measures=bool(sources), step_label=label)
+
+
+def answered(prepatient: Prepatient, way: WayIn | None = None) -> bool:
+    """Every screening questionnaire answered (nothing to answer: done)."""
+    way = way or way_in(prepatient.programme)
+    if way.screening_form:
+        return _screened(prepatient)
+    codes = {questionnaire.code for questionnaire in way.questionnaires}
+    return codes <= set(scores_at(prepatient))
 
 
 @dataclass(frozen=True)
@@ -41,14 +89,19 @@ def _referred(prepatient: Prepatient) -> bool:
 
 
 def steps(prepatient: Prepatient) -> list[Step]:
-    """The five steps with what is done; the first not done is current."""
-    raw = [
+    """The steps the programme's definition asks for, with what is done; the first
+    not done is current."""
+    way = way_in(prepatient.programme)
+    raw: list[tuple[str, str | Promise, bool]] = [
         ("consent", _("Consent"), prepatient.consent_valid or prepatient.is_enrolled),
         ("identity", _("Personnummer"), prepatient.birth_date is not None),
-        ("questionnaire", _("Questionnaire"), _screened(prepatient)),
-        ("referral", _("Blood test"), deciding_sample(prepatient) is not None),
-        ("result", _("Result and provider"), prepatient.is_enrolled),
     ]
+    if way.questionnaires:
+        raw.append(("questionnaire" if way.screening_form else "answers", _("Questionnaire"),
+                    answered(prepatient, way)))
+    if way.measures:
+        raw.append(("referral", way.step_label, deciding_sample(prepatient) is not None))
+    raw.append(("result", _("Result and provider"), prepatient.is_enrolled))
     current = next((name for name, _label, done in raw if not done), None)
     return [Step(name=name, label=label, done=done, current=name == current)
             for name, label, done in raw]
@@ -60,7 +113,7 @@ def next_step(prepatient: Prepatient) -> str:
         return "site:mypage"
     for step in steps(prepatient):
         if not step.done:
-            if step.name == "referral" and _screened(prepatient) and not _referred(prepatient):
+            if step.name == "referral" and answered(prepatient) and not _referred(prepatient):
                 return "site:result"  # a low score: the result page explains it
             return f"site:{step.name}"
     return "site:result"

@@ -29,7 +29,7 @@ class PrepatientMixin(LoginRequiredMixin):
     @property
     def prepatient(self) -> Prepatient:
         if self._prepatient is None:
-            programme = journey.current_programme()
+            programme = journey.current_programme(self.request)
             if programme is None:
                 raise Http404("No programme")
             self._prepatient = prepatient_register(programme=programme, user=self.request.user)

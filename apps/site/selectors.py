@@ -28,7 +28,11 @@ from apps.measurements.selectors import (
     safety_notices_of,
 )
 from apps.programs.models import Programme
-from apps.programs.selectors import earliest_programme, programme_terms
+from apps.programs.selectors import (
+    earliest_programme,
+    programme_terms,
+    programmes_with_a_published_version,
+)
 from apps.providers.models import CoachType, DeliveryMode, Provider
 from apps.providers.selectors import profile_list_has, provider_get, providers_authorized
 from apps.providers.validators import NATIONAL
@@ -57,6 +61,7 @@ from apps.registry.services import deciding_sample, inclusion_decide
 from apps.site.forms_marketplace import Coach, Delivery
 from apps.site.models import FormSubmission, QuestionnaireDraft
 from prevention_engine import followup
+from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import switch_window_end, switch_window_open
 from prevention_engine.inclusion import recruitment_phase
 
@@ -66,8 +71,63 @@ READ_ALOUD = "read_aloud"
 
 
 def programme_current() -> Programme | None:
-    """The programme the site recruits to: the earliest that exists (one today)."""
-    return earliest_programme()
+    """The programme the site recruits to by default: the earliest open to join, else
+    the earliest."""
+    open_now = programmes_open()
+    return open_now[0] if open_now else earliest_programme()
+
+
+def score_meanings(prepatient: Prepatient, language: str) -> list[tuple[str, int, str]]:
+    """Each screening questionnaire the person answered: its title, their latest score
+    and what the score means (the questionnaire's own bands), in ``language``."""
+    meanings = []
+    latest = {response.questionnaire_id: response for response in
+              prepatient.questionnaire_responses.select_related("questionnaire")
+              .order_by("submitted_at", "pk")}
+    for response in latest.values():
+        parsed = questionnaire_rules.parse(response.questionnaire.definition)
+        band = next((band for band in parsed.score_bands if band.code == response.band), None)
+        meaning = band.meaning.get(language, band.meaning["sv"]) if band else ""
+        meanings.append((parsed.title.get(language, parsed.title["sv"]), response.score,
+                         meaning))
+    return meanings
+
+
+def programmes_open(today: Any = None) -> list[Programme]:
+    """The programmes a person may join now or later: a published version, recruitment
+    not closed; the earliest first."""
+    today = today or clock.today()
+    return [programme for programme in programmes_with_a_published_version()
+            if recruitment_phase(programme, today) != "closed"]
+
+
+def programme_open(code: str) -> Programme | None:
+    return next((programme for programme in programmes_open() if programme.code == code),
+                None)
+
+
+@dataclass(frozen=True)
+class ProgrammeCard:
+    programme: Programme
+    name: str
+    description: str
+    phase: str
+    opens_on: Any
+    months: int
+
+
+def programme_cards(language: str) -> list[ProgrammeCard]:
+    """What the site says about each open programme, in ``language``: the definition's
+    own name and description."""
+    cards = []
+    for programme in programmes_open():
+        terms = programme_terms(programme)
+        lang = language if language in terms.name else "sv"
+        cards.append(ProgrammeCard(
+            programme=programme, name=terms.name[lang], description=terms.description[lang],
+            phase=recruitment_phase(programme, clock.today()), opens_on=programme.start_date,
+            months=terms.timeline.programme_months))
+    return cards
 
 
 def may_answer_questionnaire(prepatient: Prepatient) -> bool:
@@ -130,10 +190,14 @@ def providers_filter(queryset: QuerySet[Provider], filters: dict[str, Any]) -> Q
     return queryset
 
 
-def marketplace_providers(*, filters: dict[str, Any], by_rating: bool) -> QuerySet[Provider]:
-    """Authorized providers matching ``filters`` with their rating summary, by name or
-    by the rating shown (providers with too few ratings last)."""
-    queryset = with_rating_summary(providers_filter(providers_authorized(), filters))
+def marketplace_providers(*, filters: dict[str, Any], by_rating: bool,
+                          programme: Programme | None = None) -> QuerySet[Provider]:
+    """Authorized providers of ``programme`` matching ``filters`` with their rating
+    summary, by name or by the rating shown (providers with too few ratings last)."""
+    offered = providers_authorized()
+    if programme is not None:
+        offered = offered.filter(offers__programme=programme)
+    queryset = with_rating_summary(providers_filter(offered, filters))
     if by_rating:
         shown_average = Case(When(rating_count__gte=RATINGS_SHOWN_FROM,
                                   then=F("rating_average")))

@@ -11,6 +11,8 @@ urlpatterns = [
     path("questionnaire/", views.QuestionnaireStartView.as_view(), name="questionnaire"),
     path("questionnaire/<int:part>/", views.QuestionnairePartView.as_view(),
          name="questionnaire_part"),
+    path("answers/", views.AnswersView.as_view(), name="answers"),
+    path("programmes/", views.ProgrammesView.as_view(), name="programmes"),
     path("blood-test/", views.ReferralView.as_view(), name="referral"),
     path("result/", views.ResultView.as_view(), name="result"),
 ]

@@ -19,7 +19,7 @@ class StartView(TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["programme"] = journey.current_programme()
+        context["programme"] = journey.current_programme(self.request)
         return context
 
 
@@ -30,7 +30,7 @@ class AboutView(TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["programme"] = journey.current_programme()
+        context["programme"] = journey.current_programme(self.request)
         return context
 
 

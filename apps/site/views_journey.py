@@ -46,10 +46,12 @@ from apps.registry.services import (
     inclusion_decide,
     prepatient_set_identity,
     referral_issue,
+    screening_answer,
 )
 from apps.site import journey, selectors, services
 from apps.site.errors import QuestionnaireIncomplete
 from apps.site.forms_journey import (
+    AnswersForm,
     BodyForm,
     ConsentForm,
     FamilyForm,
@@ -62,6 +64,7 @@ from apps.site.forms_journey import (
 )
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.models import QuestionnaireDraft
+from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import age_on
 
 # The plaintext of a just-issued referral code, kept for one display only.
@@ -469,6 +472,78 @@ class ReferralView(SubmitOnceMixin, JourneyView):
         return redirect("site:referral")
 
 
+# --- 3b. Any programme's screening questionnaires, from their definitions --------------
+
+
+class AnswersView(SubmitOnceMixin, JourneyView):
+    """The programme's screening questionnaires on one page, as their definitions
+    have them (a programme whose screening is the site's screening form answers that)."""
+
+    template_name = "site/journey/answers.html"
+
+    def allowed(self) -> bool:
+        prepatient = self.prepatient
+        way = journey.way_in(prepatient.programme)
+        return (prepatient.consent_valid and prepatient.birth_date is not None
+                and not prepatient.is_enrolled and bool(way.questionnaires)
+                and not way.screening_form
+                and (not journey.answered(prepatient, way)
+                     or not prepatient_referred(prepatient=prepatient)))
+
+    def form(self, data: Any = None) -> AnswersForm:
+        way = journey.way_in(self.prepatient.programme)
+        return AnswersForm(data, questionnaires=[questionnaire_rules.parse(q.definition)
+                                                 for q in way.questionnaires],
+                           language=translation.get_language() or "sv")
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_page(form=self.form())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = self.form(request.POST)
+        if not form.is_valid():
+            return self.render_page(form=form)
+        try:
+            issued = screening_answer(prepatient=self.prepatient, answers=form.answers())
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.render_page(form=form)
+        if issued is not None:
+            referral, code = issued
+            request.session[REFERRAL_SESSION_KEY] = {
+                "prepatient": self.prepatient.pk, "referral": referral.pk, "code": code}
+        messages.success(request, _("Thank you. Your answers are saved."))
+        return redirect(journey.next_step(self.prepatient))
+
+
+# --- The programmes a person may join ---------------------------------------------------
+
+
+class ProgrammesView(TemplateView):
+    """The programmes open to join, each in its definition's own words; choosing one
+    is remembered for the visit and the way in follows its definition."""
+
+    template_name = "site/journey/programmes.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        chosen = journey.current_programme(self.request)
+        context.update(cards=selectors.programme_cards(translation.get_language() or "sv"),
+                       chosen=chosen)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        programme = selectors.programme_open(str(request.POST.get("programme", "")))
+        if programme is None:
+            messages.error(request, _("That programme cannot be joined. Please choose one "
+                                      "of the programmes below."))
+            return redirect("site:programmes")
+        request.session[journey.PROGRAMME_SESSION_KEY] = programme.code
+        if request.user.is_authenticated and not request.user.is_staff:
+            return redirect("site:next")
+        return redirect("account_signup")
+
+
 # --- 5. The result ---------------------------------------------------------------------
 
 class ResultView(JourneyView):
@@ -477,25 +552,27 @@ class ResultView(JourneyView):
     def allowed(self) -> bool:
         prepatient = self.prepatient
         return (prepatient.consent_valid and not prepatient.is_enrolled
-                and screening_latest(prepatient=prepatient) is not None)
+                and prepatient.birth_date is not None and journey.answered(prepatient))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         prepatient = self.prepatient
+        way = journey.way_in(prepatient.programme)
         screening = screening_latest(prepatient=prepatient)
-        assert screening is not None
         sample = deciding_sample(prepatient)
-        referred = prepatient_referred(prepatient=prepatient, screening=screening)
-        if sample is not None:
+        referred = prepatient_referred(prepatient=prepatient)
+        if sample is not None or (referred and not way.measures):
             state = "decided"
         elif referred:
             state = "waiting"
         else:
             state = "low"
-        decision = inclusion_decide(prepatient=prepatient) if sample is not None else None
+        decision = inclusion_decide(prepatient=prepatient) if state == "decided" else None
         referral = referral_latest(prepatient=prepatient)
         context.update(
-            state=state, screening=screening, band=risk_band(screening.score),
+            state=state, screening=screening,
+            band=risk_band(screening.score) if screening and way.screening_form else None,
+            bands=selectors.score_meanings(prepatient, translation.get_language() or "sv"),
             threshold=referral_score_threshold(programme_terms(prepatient.programme)),
             sample=sample, decision=decision,
             sample_type=measurement_type_by_code(sample.measure) if sample else None,
@@ -503,7 +580,10 @@ class ResultView(JourneyView):
             reason=decision.reason if decision else None,
             referral=referral, referral_active=referral_is_active(referral),
             self_reported=inclusion_sample_pending_self(prepatient=prepatient),
-            can_answer_again=state == "low" and selectors.may_answer_questionnaire(prepatient),
+            can_answer_again=state == "low" and (
+                selectors.may_answer_questionnaire(prepatient) if way.screening_form
+                else True),
+            answers_url="site:questionnaire" if way.screening_form else "site:answers",
         )
         return context
 

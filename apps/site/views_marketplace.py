@@ -126,11 +126,11 @@ class MarketplaceView(TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        programme = journey.current_programme()
+        programme = journey.current_programme(self.request)
         form = ProviderFilterForm(self.request.GET or None,
                                   language_codes=languages_offered())
         filters = form.filters()
-        queryset = selectors.marketplace_providers(filters=filters,
+        queryset = selectors.marketplace_providers(filters=filters, programme=programme,
                                                    by_rating=form.sort_order() == Sort.RATING)
         page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
@@ -153,7 +153,7 @@ class MarketplaceView(TemplateView):
 def existing_prepatient(request: HttpRequest) -> Prepatient | None:
     """The signed-in person's record, if there is one (never made here)."""
     user = request.user
-    programme = journey.current_programme()
+    programme = journey.current_programme(request)
     if not user.is_authenticated or user.is_staff or programme is None:
         return None
     return prepatient_existing(programme=programme, user=user)
@@ -194,7 +194,7 @@ class ProviderView(TemplateView):
         summary = rating_summary(provider)
         context.update(
             profile=ProviderProfile.of(provider, summary), provider=provider,
-            programme=journey.current_programme(),
+            programme=journey.current_programme(self.request),
             choice=choice_for(self.request, prepatient, provider),
             comments=recent_comments(provider) if summary.shown else [],
             ratings_shown_from=RATINGS_SHOWN_FROM,

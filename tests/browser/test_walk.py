@@ -39,6 +39,7 @@ from apps.consent.models import ConsentText
 from apps.core import clock
 from apps.core.models import User
 from apps.programs.models import Programme
+from apps.programs.selectors import programme_terms, referral_score_threshold
 from apps.providers.models import Provider
 from apps.providers.services import api_credential_issue
 from apps.registry.models import (
@@ -377,7 +378,8 @@ def answer_the_questionnaire(page: Page, base_url: str, lang: str, walker: Walke
 
     screening = Screening.objects.get(prepatient__user__email=walker.email)
     programme = Programme.objects.get(code="prediabetes-2026")
-    assert screening.score >= programme.findrisc_referral_threshold, screening.score
+    threshold = referral_score_threshold(programme_terms(programme))
+    assert threshold is not None and screening.score >= threshold, screening.score
 
 
 def come_back(page: Page, base_url: str, lang: str, walker: Walker, shots: Screenshots) -> None:

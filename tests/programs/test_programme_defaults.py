@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from apps.programs.models import Programme
+from apps.programs.selectors import care_threshold, programme_terms, referral_score_threshold
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +27,6 @@ def test_the_migration_creates_the_prediabetes_programme_with_every_spec_number(
     assert p.cap == 30_000
     assert p.priority_months == 6
     assert p.priority_end == date(2026, 7, 1)
-    assert p.findrisc_referral_threshold == 13
-    assert (p.inclusion_hba1c_min, p.inclusion_hba1c_max) == (Decimal("42"), Decimal("47"))
-    assert p.seek_care_hba1c == Decimal("48")
     assert p.programme_months == 24
     assert p.followup_interval_months == 3
     assert p.outcome_criteria == [{
@@ -47,8 +45,6 @@ def test_the_migration_creates_the_prediabetes_programme_with_every_spec_number(
     assert p.min_attributed == 50
     assert p.switch_months == 18
     assert p.budget_authorization == Decimal("1000000000.00")
-    assert (p.priority_bmi_above, p.priority_age_min, p.priority_age_max) == (
-        Decimal("25"), 20, 60)
     assert (p.payments_from, p.payments_until) == (date(2028, 1, 1), date(2029, 3, 31))
     assert p.followup_measures == ["hba1c", "triglycerides", "cholesterol_total", "ldl", "hdl",
                                    "bmi", "findrisc"]
@@ -73,11 +69,8 @@ def test_model_defaults_match_the_migrated_programme(prediabetes: Programme) -> 
 @pytest.mark.parametrize("changes", [
     {"cap": 0},
     {"floor_share": Decimal("0.9"), "ceiling_share": Decimal("0.8")},
-    {"inclusion_hba1c_min": Decimal("48")},
-    {"inclusion_hba1c_max": Decimal("48")},
     {"priority_months": 13},
     {"switch_months": 25},
-    {"priority_age_min": 61},
     {"payment_per_success": Decimal("-1")},
     {"payments_until": date(2027, 12, 31)},
 ])
@@ -86,24 +79,33 @@ def test_the_database_refuses_inconsistent_parameters(changes: dict) -> None:
         Programme.objects.create(code="bad", name="Bad", **changes)
 
 
-def test_caseworkers_see_and_edit_the_programme_in_the_admin(
+def test_the_first_programme_s_rules_are_its_shipped_definition(prediabetes: Programme) -> None:
+    terms = programme_terms(prediabetes)
+    assert referral_score_threshold(terms) == 13
+    assert [(check.condition.op, check.condition.threshold, check.effect)
+            for check in terms.inclusion] == [
+        ("ge", Decimal("42"), "require"), ("ge", Decimal("48"), "refer"),
+        ("le", Decimal("47"), "require")]
+    assert care_threshold(terms, "hba1c") == Decimal("48")
+    assert [(c.subject, c.op, c.threshold) for c in terms.priority if c.subject != "priority_area"
+            ] == [("bmi", "gt", Decimal("25")), ("age", "ge", Decimal("20")),
+                  ("age", "le", Decimal("60"))]
+    # The programme row carries the current version's figures.
+    assert (prediabetes.cap, prediabetes.payment_per_success, prediabetes.min_attributed) == (
+        terms.cap, terms.payment.per_success, terms.payment.min_attributed)
+
+
+def test_caseworkers_see_the_programme_but_change_it_only_by_a_new_version(
     caseworker_client, prediabetes: Programme
 ) -> None:
     url = f"/admin/programs/programme/{prediabetes.pk}/change/"
     page = caseworker_client.get(url)
     assert page.status_code == 200
-    assert b'name="cap"' in page.content
-    saved = caseworker_client.post(url, {**_form_data(prediabetes), "cap": "25000"})
+    assert b'name="cap"' not in page.content and b'name="payment_per_success"' not in page.content
+    assert b'name="name"' in page.content
+    saved = caseworker_client.post(url, {"name": "Prediabetes", "description": "",
+                                         "cap": "25000", "payment_per_success": "1"})
     assert saved.status_code == 302, saved.content
     prediabetes.refresh_from_db()
-    assert prediabetes.cap == 25_000
-
-
-def _form_data(programme: Programme) -> dict[str, str]:
-    import json
-
-    from django.forms.models import model_to_dict
-
-    data = model_to_dict(programme)
-    return {key: json.dumps(value) if isinstance(value, list) else str(value)
-            for key, value in data.items() if key != "id" and value is not None}
+    assert (prediabetes.name, prediabetes.cap, prediabetes.payment_per_success) == (
+        "Prediabetes", 30_000, Decimal("47000.00"))

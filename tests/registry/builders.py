@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from apps.consent.models import ConsentKind
+from apps.consent.selectors import consent_text_current
 from apps.consent.services import consent_grant, consent_text_publish
 from apps.core import clock
 from apps.core.luhn import luhn_check_digit
@@ -77,8 +78,10 @@ def make_candidate(
         if vulnerable:
             programme.vulnerable_postcodes.get_or_create(postcode=postcode)
         prepatient = prepatient_register(programme=programme, user=UserFactory())
-        if consent:
-            consent_grant(prepatient=prepatient, text=consent_texts[ConsentKind.DATA_SHARING])
+        if consent:  # the current text: publishing a version may have published a newer one
+            consent_grant(prepatient=prepatient, text=consent_text_current(
+                programme=programme, kind=ConsentKind.DATA_SHARING) or consent_texts[
+                ConsentKind.DATA_SHARING])
         prepatient = prepatient_set_identity(
             prepatient=prepatient, personnummer=number,
             register=FilePopulationRegister(register_file),

@@ -15,10 +15,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.core.roles import caseworker_group
-from apps.demo.scenario import load_demo_prepatients
+from apps.demo.scenario import load_demo_candidates, load_demo_prepatients
 from apps.programs.models import Programme
 from apps.programs.services import shipped_definitions_publish
 from apps.providers.models import AuthorizationStatus, Provider
+from apps.providers.services import programme_offer
 
 CASEWORKER_PASSWORD = "demo-caseworker"  # noqa: S105 - public demo login
 PREPATIENT_PASSWORD = "demo-prepatient"  # noqa: S105 - public demo login
@@ -28,6 +29,14 @@ DEMO_PROVIDERS = [
     ("Idrottsföreningen Rörelse", "8024001011", AuthorizationStatus.AUTHORIZED),
     ("Nystart Hälsa AB", "5566770037", AuthorizationStatus.PENDING),
 ]
+# The programmes each demo provider offers its support in.
+DEMO_OFFERS: dict[str, list[str]] = {
+    "prediabetes-2026": [number for _name, number, _status in DEMO_PROVIDERS],
+    "obesity-2027": ["5566770011", "5566770029"],
+    "activity-2027": ["5566770029", "8024001011"],
+    "loneliness-2027": ["5566770011", "8024001011"],
+    "falls-2027": ["8024001011"],
+}
 # What each demo provider shows in the marketplace (SPEC §3.6).
 DEMO_PROFILES: dict[str, dict[str, Any]] = {
     "5566770011": {
@@ -69,7 +78,8 @@ DEMO_PROFILES: dict[str, dict[str, Any]] = {
 
 
 class Command(BaseCommand):
-    help = "Loads demo data: the prediabetes programme, providers and demo logins."
+    help = ("Loads demo data: the programmes' published definitions, providers and the "
+            "programmes they offer, prepatients and demo logins.")
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -90,11 +100,18 @@ class Command(BaseCommand):
                             is_staff=False)
         shipped_definitions_publish(directory=settings.BASE_DIR / "data",
                                     author=caseworkers[0], publisher=caseworkers[1])
+        for code, numbers in DEMO_OFFERS.items():
+            offered = Programme.objects.get(code=code)
+            for provider in Provider.objects.filter(organisation_number__in=numbers):
+                programme_offer(provider=provider, programme=offered)
         programme = Programme.objects.get(code="prediabetes-2026")
         providers = list(Provider.objects.filter(
             organisation_number__in=[number for _n, number, _s in DEMO_PROVIDERS[:3]]
         ).order_by("organisation_number"))
         created = load_demo_prepatients(programme, providers, caseworkers[0], user=person)
+        for code in DEMO_OFFERS:
+            if code != programme.code:
+                created += load_demo_candidates(Programme.objects.get(code=code))
         self.stdout.write(self.style.SUCCESS(
             f"Demo data loaded ({created} new prepatients)."))
 
