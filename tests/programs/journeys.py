@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from apps.consent.models import ConsentKind
 from apps.consent.selectors import consent_text_current
@@ -57,7 +57,7 @@ class Journey:
     capture: Callable[..., Any]  # pytest-django's django_capture_on_commit_callbacks
 
     def __post_init__(self) -> None:
-        self.provider: Provider = ProviderFactory(name=f"{self.programme.code} provider")
+        self.provider = cast(Provider, ProviderFactory(name=f"{self.programme.code} provider"))
         self.lab = LabFactory(name=f"{self.programme.code} lab")
         _credential, provider_key = api_credential_issue(provider=self.provider, label="p")
         _credential, lab_key = api_credential_issue(lab=self.lab, label="lab")

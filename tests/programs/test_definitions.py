@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 
 from apps.core.errors import DomainError
 from apps.programs import selectors
@@ -163,7 +164,7 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
         lambda: connection.cursor().execute(
             f"UPDATE {table} SET version = 9 WHERE id = %s", [published.pk]),  # noqa: S608
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
-            published_at=published.published_at + timedelta(days=1)),
+            published_at=F("published_at") + timedelta(days=1)),
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
             published_by=UserFactory()),
         lambda: Questionnaire.objects.filter(pk=findrisc.pk).update(definition={}),

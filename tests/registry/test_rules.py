@@ -37,8 +37,8 @@ REASONS = [*InclusionReason, BELOW_RANGE, ABOVE_RANGE, DIABETES]
 
 def decide_inclusion(terms: object, person: Person, *, today: date,
                      enrolled_count: int) -> InclusionDecision:
-    return decide_under(TERMS if terms is PARAMS else terms, PARAMS,  # type: ignore[arg-type]
-                        cap=TERMS.cap, candidate=person.candidate(), today=today,
+    assert terms is PARAMS  # the first programme's shipped terms
+    return decide_under(TERMS, PARAMS, cap=TERMS.cap, candidate=person.candidate(), today=today,
                         enrolled_count=enrolled_count)
 
 CANDIDATES = {
