@@ -16,3 +16,4 @@ class MeasurementsConfig(AppConfig):
         # What a programme definition may name: the measurement types, in their units.
         vocabulary.register_measures(selectors.measure_units)
         vocabulary.register_value_reader(selectors.value_in_stored_unit)
+        vocabulary.register_ranges(selectors.measure_ranges)

@@ -586,6 +586,12 @@ def provider_dashboard(provider: Provider) -> list[ProgrammeDashboard]:
             for programme in programmes]
 
 
+def measure_ranges() -> dict[str, tuple[Decimal, Decimal]]:
+    """Each measurement type's plausible range in its stored unit."""
+    return {code: (low, high) for code, low, high in
+            MeasurementType.objects.values_list("code", "plausible_min", "plausible_max")}
+
+
 def measure_units() -> dict[str, list[str]]:
     """Each measurement type's code with the unit its values are stored and compared in."""
     return {code: [unit] for code, unit in

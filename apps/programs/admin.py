@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin_tools import ACTION_TEMPLATE, ActionFormAdmin, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.programs import selectors
-from apps.programs.admin_forms import DefineProgrammeForm, DraftVersionForm, PublishVersionForm
+from apps.programs.admin_forms import (
+    DefineProgrammeForm,
+    DraftVersionForm,
+    DryRunForm,
+    PublishVersionForm,
+)
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
 from apps.programs.services import (
     PROJECTED,
@@ -148,13 +153,20 @@ class ProgrammeVersionAdmin(ActionFormAdmin, ReadOnlyAdmin):
     list_filter = ("status", "programme")
     list_select_related = ("programme", "created_by", "published_by")
     fields = ("programme", "version", "status", "created_by", "published_by", "published_at",
-              "definition_shown", "publish")
+              "dry_run_link", "definition_shown", "publish")
     readonly_fields = fields
 
     @admin.display(description=_("definition"))
     def definition_shown(self, version: ProgrammeVersion) -> str:
         return format_html("<pre>{}</pre>", json.dumps(version.definition, ensure_ascii=False,
                                                        indent=2))
+
+    @admin.display(description=_("dry run"))
+    def dry_run_link(self, version: ProgrammeVersion) -> str:
+        url = reverse("admin:programs_programmeversion_dry_run", args=[version.pk],
+                      current_app=self.admin_site.name)
+        return format_html('<a class="button" href="{}">{}</a>', url,
+                           _("See what it would do on a synthetic cohort"))
 
     @admin.display(description=_("publish"))
     def publish(self, version: ProgrammeVersion) -> str:
@@ -167,7 +179,24 @@ class ProgrammeVersionAdmin(ActionFormAdmin, ReadOnlyAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [path("<int:object_id>/publish/", self.admin_site.admin_view(self.publish_view),
-                     name="programs_programmeversion_publish"), *super().get_urls()]
+                     name="programs_programmeversion_publish"),
+                path("<int:object_id>/dry-run/", self.admin_site.admin_view(self.dry_run_view),
+                     name="programs_programmeversion_dry_run"), *super().get_urls()]
+
+    def dry_run_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The money before it is committed: the definition tried on a synthetic cohort,
+        with the share reaching the outcome the caseworker assumes (GET, nothing saved)."""
+        version = get_object_or_404(self.get_queryset(request), pk=object_id)
+        form = DryRunForm(request.GET or None)
+        share = form.cleaned_data["success_percent"] / 100 if form.is_valid() \
+            else DryRunForm.DEFAULT / 100
+        figures = selectors.version_dry_run(version, success_share=share)
+        return TemplateResponse(request, "admin/programs/dry_run.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": version,
+            "title": _("Dry run: %(version)s") % {"version": version}, "form": form,
+            "run": figures, "currency": version.definition.get("currency", ""),
+            "change_url": reverse("admin:programs_programmeversion_change",
+                                  args=[version.pk], current_app=self.admin_site.name)})
 
     def publish_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         if not request.user.has_perm("programs.publish_programmeversion"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -39,6 +40,18 @@ class DraftVersionForm(DomainErrorFormMixin, forms.Form):
 
 class DefineProgrammeForm(DraftVersionForm):
     """A new programme: its whole definition, starting from a template to change."""
+
+
+class DryRunForm(forms.Form):
+    """The assumption a dry run is made under."""
+
+    DEFAULT = Decimal("50")
+
+    success_percent = forms.DecimalField(
+        label=_("Share assumed to reach the outcome (%)"), min_value=Decimal("0"),
+        max_value=Decimal("100"), decimal_places=1, initial=DEFAULT,
+        help_text=_("Of those who join, how many you expect to meet every outcome "
+                    "criterion. The rest are drawn just short of it."))
 
 
 class PublishVersionForm(DomainErrorFormMixin, forms.Form):

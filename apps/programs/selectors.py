@@ -7,10 +7,13 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from apps.programs import vocabulary
 from apps.programs.errors import ProgrammeNotDefined
 from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
 from prevention_engine import definition as programme_definition
+from prevention_engine import questionnaire as questionnaire_definition
 from prevention_engine.definition import ProgrammeDefinition
+from prevention_engine.dryrun import DryRun, dry_run
 
 
 def programmes_in_order() -> QuerySet[Programme]:
@@ -140,3 +143,16 @@ def screening_questionnaires(programme: Programme) -> list[Questionnaire]:
     version = programme_version_current(programme)
     codes = version.definition.get("screening", {}).get("questionnaires", []) if version else []
     return [found for code in codes if (found := questionnaire_published(code)) is not None]
+
+
+def version_dry_run(version: ProgrammeVersion, *,
+                    success_share: Decimal = Decimal("0.5")) -> DryRun:
+    """What the version's definition would do on a synthetic cohort
+    (``prevention_engine.dryrun``), with the published questionnaires' score ranges and
+    the measures' plausible ranges."""
+    ranges = {}
+    for questionnaire in Questionnaire.objects.filter(status=DefinitionStatus.PUBLISHED):
+        ranges[questionnaire.code] = questionnaire_definition.parse(
+            questionnaire.definition).score_range
+    return dry_run(version.definition, score_ranges=ranges,
+                   value_ranges=vocabulary.known_ranges(), success_share=success_share)

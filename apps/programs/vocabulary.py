@@ -13,8 +13,10 @@ from decimal import Decimal
 
 MeasureReader = Callable[[], Mapping[str, Sequence[str]]]
 ValueReader = Callable[[str, "Decimal | int | str", "str | None", str], Decimal]
+RangeReader = Callable[[], Mapping[str, tuple[Decimal, Decimal]]]
 _readers: list[MeasureReader] = []
 _value_readers: list[ValueReader] = []
+_range_readers: list[RangeReader] = []
 
 
 def register_measures(reader: MeasureReader) -> None:
@@ -49,3 +51,17 @@ def read_value(code: str, value: Decimal | int | str, unit: str | None = None, *
     if not _value_readers:
         raise LookupError("no app has registered a reader of measured values")
     return _value_readers[0](code, value, unit, field)
+
+
+def register_ranges(reader: RangeReader) -> None:
+    """Registers a reader of each measure's plausible range (lowest, highest)."""
+    if reader not in _range_readers:
+        _range_readers.append(reader)
+
+
+def known_ranges() -> dict[str, tuple[Decimal, Decimal]]:
+    """Every registered measure's plausible range."""
+    ranges: dict[str, tuple[Decimal, Decimal]] = {}
+    for reader in _range_readers:
+        ranges.update(reader())
+    return ranges

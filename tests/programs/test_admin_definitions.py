@@ -5,6 +5,7 @@ with the place it names, and nothing is saved."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from apps.core.roles import caseworker_group
 from apps.programs.errors import FourEyesRequired
@@ -97,3 +99,29 @@ def test_staff_without_the_permission_cannot_draft_or_publish(settings: Any) -> 
     staff = client_for(UserFactory(is_staff=True))
     assert staff.get(reverse("admin:programs_programme_draft",
                              args=[programme.pk])).status_code == 403
+
+
+def test_a_draft_is_tried_on_a_synthetic_cohort_before_it_is_published(
+        caseworker: Any, caseworker_client: Client) -> None:
+    programme = Programme.objects.get(code="prediabetes-2026")
+    cheaper = shipped("programmes", "prediabetes-2026")
+    cheaper["payment"]["per_success"] = "40000.00"
+    caseworker_client.post(reverse("admin:programs_programme_draft", args=[programme.pk]),
+                           {"definition": json.dumps(cheaper)})
+    draft = ProgrammeVersion.objects.get(status=DefinitionStatus.DRAFT)
+    url = reverse("admin:programs_programmeversion_dry_run", args=[draft.pk])
+    assert url in caseworker_client.get(
+        reverse("admin:programs_programmeversion_change", args=[draft.pk])).content.decode()
+    page = caseworker_client.get(url, {"success_percent": "100"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="dry-run-recruitment"' in html and 'id="dry-run-money"' in html
+    digits = re.sub(r"[\s\xa0 .]", "", html)
+    # Everyone succeeding, 21,000 paid outcomes at 40,000: 840 MSEK, within the budget.
+    assert "840000000,00SEK" in digits
+    with translation.override("sv"):
+        assert str(_("Within the budget.")) in html
+    refused = caseworker_client.get(url, {"success_percent": "150"})
+    assert refused.status_code == 200 and 'class="errorlist' in refused.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == DefinitionStatus.DRAFT  # nothing is saved by a dry run

@@ -160,7 +160,6 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(definition={}),
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
             status=DefinitionStatus.DRAFT),
-        lambda: ProgrammeVersion.objects.filter(pk=published.pk).delete(),
         lambda: connection.cursor().execute(
             f"UPDATE {table} SET version = 9 WHERE id = %s", [published.pk]),  # noqa: S608
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
@@ -168,8 +167,10 @@ def test_a_published_version_cannot_be_changed_even_by_sql(prediabetes: Programm
         lambda: ProgrammeVersion.objects.filter(pk=published.pk).update(
             published_by=UserFactory()),
         lambda: Questionnaire.objects.filter(pk=findrisc.pk).update(definition={}),
-        lambda: Questionnaire.objects.filter(pk=findrisc.pk).delete(),
     ]
+    if connection.vendor == "postgresql":  # SQLite's flush deletes rows: no DELETE trigger
+        attempts += [lambda: ProgrammeVersion.objects.filter(pk=published.pk).delete(),
+                     lambda: Questionnaire.objects.filter(pk=findrisc.pk).delete()]
     for attempt in attempts:
         with pytest.raises(DatabaseError), transaction.atomic():
             attempt()
