@@ -275,6 +275,7 @@ class IdentityDoneView(JourneyView):
             postcode=postcode_display(prepatient.postcode),
             age=age_on(prepatient.birth_date, clock.today()),
             recruitment=selectors.recruitment(prepatient),
+            asks_questions=bool(journey.way_in(prepatient.programme).questionnaires),
         )
         return context
 
@@ -323,7 +324,8 @@ class QuestionnaireStartView(JourneyView):
     """Resumes at the first part without answers."""
 
     def allowed(self) -> bool:
-        return selectors.may_answer_questionnaire(self.prepatient)
+        return (journey.way_in(self.prepatient.programme).screening_form
+                and selectors.may_answer_questionnaire(self.prepatient))
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         draft = draft_of(self.prepatient)
@@ -335,7 +337,8 @@ class QuestionnairePartView(SubmitOnceMixin, JourneyView):
     template_name = "site/journey/questionnaire_part.html"
 
     def allowed(self) -> bool:
-        return selectors.may_answer_questionnaire(self.prepatient)
+        return (journey.way_in(self.prepatient.programme).screening_form
+                and selectors.may_answer_questionnaire(self.prepatient))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         number = kwargs["part"]

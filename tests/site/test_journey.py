@@ -335,7 +335,7 @@ def test_a_ten_digit_number_is_checked_and_the_result_shown_without_the_number(
     assert "People in your area are given priority" in body
     assert "197005**-****" in body
     assert people.inside not in body and people.inside[8:] not in body
-    assert "/en/join/questionnaire/" in body
+    assert 'href="/en/continue/">Start the questionnaire' in body  # on to the next step
 
 
 def test_outside_a_priority_area_the_result_says_when_it_opens_to_everyone(

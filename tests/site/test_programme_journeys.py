@@ -89,6 +89,10 @@ def choose_and_join(client: Client, code: str, number: str, lang: str = "en") ->
     answer = client.post(f"{root(lang)}join/personnummer/", {"once": once(identity),
                                                          "personnummer": number})
     assert answer.status_code == 302, page(answer)[-3000:]
+    done = page(client.get(f"{root(lang)}join/personnummer/done/"))
+    assert f'href="{root(lang)}continue/"' in done  # on to what the definition asks next
+    # The screening form of another programme is not this one's way in.
+    assert client.get(f"{root(lang)}join/questionnaire/").status_code == 302
     return Prepatient.objects.get(user=user, programme=programme)
 
 
