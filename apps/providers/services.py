@@ -263,12 +263,6 @@ def programme_offer(*, provider: Provider, programme: Programme) -> ProgrammeOff
     return offer
 
 
-def programme_offer_end(*, provider: Provider, programme: Programme) -> None:
-    """The provider no longer takes new people in ``programme``; those listed with it
-    stay until they switch (the listing history is kept)."""
-    ProgrammeOffer.objects.filter(provider=provider, programme=programme).delete()
-
-
 def authorization_decide(
     *,
     provider: Provider,

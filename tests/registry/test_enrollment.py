@@ -14,7 +14,11 @@ from apps.programs.services import (
     programme_version_publish,
 )
 from apps.providers.models import AuthorizationStatus
-from apps.registry.errors import InclusionRefused, ProviderNotAuthorized
+from apps.registry.errors import (
+    InclusionRefused,
+    ProviderNotAuthorized,
+    ProviderNotInProgramme,
+)
 from apps.registry.models import (
     LifecycleEvent,
     LifecycleEventType,
@@ -25,6 +29,7 @@ from apps.registry.models import (
 from apps.registry.services import (
     inclusion_decide,
     inclusion_sample_verify,
+    listing_switch,
     prepatient_enroll,
 )
 from tests.factories import ProviderFactory, UserFactory
@@ -160,6 +165,19 @@ def test_a_provider_without_authorization_cannot_be_chosen(make_candidate) -> No
     provider = ProviderFactory(authorization_status=AuthorizationStatus.SUSPENDED)
     with clock.travel_to(AFTER_PRIORITY), pytest.raises(ProviderNotAuthorized):
         prepatient_enroll(prepatient=make_candidate(), provider=provider)
+
+
+def test_a_provider_that_does_not_offer_the_programme_cannot_be_chosen(make_candidate) -> None:
+    elsewhere = ProviderFactory(programmes=[])  # authorized, but offers no programme
+    with clock.travel_to(AFTER_PRIORITY):
+        prepatient = make_candidate()
+        with pytest.raises(ProviderNotInProgramme):
+            prepatient_enroll(prepatient=prepatient, provider=elsewhere)
+        prepatient.refresh_from_db()
+        assert prepatient.enrolled_on is None and not prepatient.listings.exists()
+        enrolled = prepatient_enroll(prepatient=prepatient, provider=ProviderFactory())
+        with pytest.raises(ProviderNotInProgramme):
+            listing_switch(prepatient=enrolled, provider=elsewhere)
 
 
 def test_nobody_is_enrolled_twice(make_candidate) -> None:

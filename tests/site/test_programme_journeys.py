@@ -98,8 +98,11 @@ def choose_and_join(client: Client, code: str, number: str, lang: str = "en") ->
 
 def choose_provider(client: Client, prepatient: Prepatient, lang: str = "en") -> None:
     provider = ProviderFactory(name="Support Near You")
+    ProviderFactory(name="Only Elsewhere", programmes=[Programme.objects.get(
+        code="prediabetes-2026")])
     listing = page(client.get(f"{root(lang)}providers/"))
     assert "Support Near You" in listing
+    assert "Only Elsewhere" not in listing  # the chosen programme's providers only
     assert "Support Near You" in page(client.get(f"{root(lang)}providers/{provider.pk}/"))
     confirm = page(client.get(f"{root(lang)}providers/{provider.pk}/choose/"))
     answer = client.post(f"{root(lang)}providers/{provider.pk}/choose/",
