@@ -27,6 +27,7 @@ from typing import Any
 from prevention_engine import criteria
 from prevention_engine.dates import add_months
 from prevention_engine.definition import ProgrammeDefinition, settlement_programme
+from prevention_engine.definition import parse as parse_definition
 from prevention_engine.interchange import parse, recompute
 from prevention_engine.model import Criterion
 
@@ -77,8 +78,6 @@ def dry_run(definition: Mapping[str, Any], *, score_ranges: Mapping[str, tuple[i
     cannot be evaluated); ``score_ranges`` gives each questionnaire's lowest and highest
     score, ``value_ranges`` each measure's plausible range (where a measure is compared
     with its own baseline, its values are drawn from the middle of that range)."""
-    from prevention_engine.definition import parse as parse_definition
-
     terms = parse_definition(definition)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     bands = _measure_bands(terms, value_ranges or {})

@@ -117,6 +117,11 @@ def _heading(terms: ProgrammeDefinition, reason: str, *, referred: bool) -> StrO
     return _CARE_HEADING if referred else _NOT_MET_HEADING
 
 
+def _referring(terms: ProgrammeDefinition) -> set[str]:
+    """The reasons of the inclusion checks that refer (their words already say so)."""
+    return {check.reason for check in terms.inclusion if check.effect == "refer"}
+
+
 def _message(terms: ProgrammeDefinition, window: Window, reason: str, *,
              seek_care: bool) -> StrOrPromise:
     text = _text(terms, reason)
@@ -126,8 +131,7 @@ def _message(terms: ProgrammeDefinition, window: Window, reason: str, *,
     elif reason == InclusionReason.NOT_PRIORITY:
         message = format_lazy(text, date=inclusion.priority_end(
             window.start_date, window.priority_months).isoformat())
-    referring = {check.reason for check in terms.inclusion if check.effect == "refer"}
-    if seek_care and reason not in referring:
+    if seek_care and reason not in _referring(terms):
         advice = (definition_text(terms.messages["seek_care"]) if "seek_care" in terms.messages
                   else _SEEK_CARE_ADVICE)
         message = format_lazy("{} {}", message, advice)
@@ -150,13 +154,13 @@ def decide_inclusion(terms: ProgrammeDefinition, window: Window, *, cap: int,
     decision = inclusion.admit(window, cap=cap, checks=terms.inclusion,
                                priority=terms.priority, candidate=candidate, today=today,
                                enrolled_count=enrolled_count)
-    referring = {check.reason for check in terms.inclusion if check.effect == "refer"}
     return InclusionDecision(
         included=decision.included,
         reason=decision.reason,
         message=_message(terms, window, decision.reason, seek_care=decision.seek_care),
         seek_care=decision.seek_care,
-        heading=_heading(terms, decision.reason, referred=decision.reason in referring),
+        heading=_heading(terms, decision.reason,
+                         referred=decision.reason in _referring(terms)),
         care_advice=(definition_text(terms.messages["seek_care.box"])
                      if "seek_care.box" in terms.messages else _SEEK_CARE_ADVICE),
     )

@@ -38,8 +38,7 @@ from typing import Any
 
 from django.db import connection
 
-from apps.measurements.models import MeasurementType
-from apps.settlements.export import SOURCE
+from apps.measurements.models import SOURCE_OF, MeasurementType
 from apps.settlements.models import SettlementRun
 from apps.settlements.rules import run_version, settlement_rules
 from prevention_engine.baseline import baseline_sources
@@ -250,7 +249,7 @@ d{index} AS (
 
 def _source_sql() -> str:
     branches = " ".join(f"WHEN {_literal(kind.value)} THEN {_literal(source)}"
-                        for kind, source in SOURCE.items())
+                        for kind, source in SOURCE_OF.items())
     return f"CASE m.reporter_kind {branches} END"
 
 

@@ -56,7 +56,6 @@ from prevention_engine.model import (
     Listing as ListingIn,
 )
 
-SOURCE = SOURCE_OF  # who reported a value, as the format names it
 LOST_AUTHORIZATION = (AuthorizationStatus.SUSPENDED, AuthorizationStatus.REVOKED)
 CHUNK = 5_000  # rows fetched at a time by the streaming readers
 FORMAT_VERSION = 2  # the settlement format of the runs whose input is exported
@@ -173,7 +172,7 @@ def _sample(row: tuple[Any, ...], spellings: dict[int, tuple[str, dict[str, str]
     number = Decimal(value)
     text = plain(number)
     return Sample(code, Decimal(text), text, units.get(unit.strip().casefold(), unit), taken_on,
-                  SOURCE[ReporterKind(kind)], str(measurement_id))
+                  SOURCE_OF[ReporterKind(kind)], str(measurement_id))
 
 
 def settled_providers(version: ProgrammeVersion, as_of: date,
