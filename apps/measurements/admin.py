@@ -7,7 +7,7 @@ rows: related rows joined, no full counts, exact searches that use indexes.
 
 Pages that show health values of many prepatients (the value list, the safety
 notices) record an access-log entry for each prepatient on the page shown.
-The prepatient's own page gets the value history and an HbA1c chart through
+The prepatient's own page gets the value history and an outcome chart through
 ``MeasurementInline``, appended to the registry's ``PrepatientAdmin`` here
 because the registry does not depend on measurements.
 """
@@ -240,10 +240,10 @@ class NoticeStatusFilter(admin_tools.DefaultChoiceFilter):
 
 @admin.register(SafetyNotice)
 class SafetyNoticeAdmin(AccessLoggedChangelist):
-    list_display = ("prepatient_link", "hba1c", "taken_on", "provider", "raised_at",
+    list_display = ("prepatient_link", "value", "taken_on", "provider", "raised_at",
                     "prepatient_notified_at", "closed")
     list_filter = (NoticeStatusFilter,)
-    list_select_related = ("prepatient", "measurement", "provider", "closed_by")
+    list_select_related = ("prepatient", "measurement__type", "provider", "closed_by")
     raw_id_fields = ("prepatient", "measurement", "provider", "closed_by")
     ordering = ("-pk",)
     access_what = "safety notice list"
@@ -251,12 +251,15 @@ class SafetyNoticeAdmin(AccessLoggedChangelist):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SafetyNotice]:
         return (super().get_queryset(request)
-                .select_related("prepatient", "measurement", "provider", "closed_by")
+                .select_related("prepatient", "measurement__type", "provider", "closed_by")
                 .defer("prepatient__personnummer"))
 
-    @admin.display(description=_("HbA1c (mmol/mol)"), ordering="measurement__value")
-    def hba1c(self, notice: SafetyNotice) -> str:
-        return f"{notice.measurement.value.normalize():f}"
+    @admin.display(description=_("value"), ordering="measurement__value")
+    def value(self, notice: SafetyNotice) -> str:
+        """The value that raised the notice, with its measure and unit."""
+        measurement = notice.measurement
+        return (f"{measurement.type.name} {measurement.value.normalize():f} "
+                f"{measurement.type.canonical_unit}")
 
     @admin.display(description=_("taken on"), ordering="measurement__taken_on")
     def taken_on(self, notice: SafetyNotice) -> date:
@@ -351,7 +354,8 @@ class FollowUpDueAdmin(ProgrammeRecordAdmin):
 
 
 class MeasurementFormSet(BaseInlineFormSet):
-    """The latest ``INLINE_LIMIT`` values, and the HbA1c chart drawn above them."""
+    """The latest ``INLINE_LIMIT`` values, and the outcome measure's chart drawn above
+    them."""
 
     limit = INLINE_LIMIT
 

@@ -121,6 +121,21 @@ LABELS: dict[str, StrOrPromise] = {
     "fall_history": _("Fall in the last 12 months"),
 }
 
+# What a measure shows, in plain words, for the people whose values they are (My page).
+ABOUT: dict[str, StrOrPromise] = {
+    "hba1c": _("HbA1c shows your average blood sugar over the last months."),
+    "weight": _("Your weight, measured by your provider or on a connected scale."),
+    "bmi": _("BMI is your weight in relation to your height."),
+    "waist": _("Your waist circumference, measured by your provider."),
+    "steps": _("Your steps per day, from your step counter."),
+    "tug": _("Timed Up and Go: the seconds it takes you to stand up, walk three metres, "
+             "turn, walk back and sit down."),
+    "ucla3": _("Three questions about loneliness, from 3 (hardly ever lonely) to 9 "
+               "(often lonely)."),
+    "short_fes_i": _("Seven questions about concern about falling, from 7 (not at all "
+                     "concerned) to 28 (very concerned)."),
+}
+
 DEFAULT_TYPES: tuple[TypeSpec, ...] = tuple(
     TypeSpec.of(measure, LABELS[measure.code]) for measure in DEFAULT_MEASURES)
 

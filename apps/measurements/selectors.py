@@ -332,10 +332,11 @@ def measurement_type_names(codes: Iterable[str] | None = None) -> dict[str, str]
 # --- One prepatient -----------------------------------------------------------------------
 
 
-def outcome_series(prepatient: Prepatient, *, limit: int = 500) -> list[SeriesPoint]:
-    """The prepatient's current values of the programme's outcome measure, oldest first
-    (the latest ``limit``)."""
-    code = prepatient.programme.outcome_measure
+def outcome_series(prepatient: Prepatient, *, measure: str | None = None,
+                   limit: int = 500) -> list[SeriesPoint]:
+    """The prepatient's current values of ``measure`` (default: the programme's first
+    outcome measure), oldest first (the latest ``limit``)."""
+    code = measure or prepatient.programme.outcome_measure
     rows = (Measurement.objects
             .filter(prepatient=prepatient, type__code=code, superseded_by__isnull=True)
             .order_by("-taken_on", "-pk")

@@ -81,7 +81,8 @@ def prepatient_with_listings(*, prepatient: Prepatient) -> Prepatient:
     """The person's record again, as ``prepatient_detail``, with the listings and
     their providers prefetched, the newest first (two queries)."""
     return (Prepatient.objects
-            .select_related("programme", "current_provider", "baseline_sample")
+            .select_related("programme", "programme_version", "current_provider",
+                            "baseline_sample")
             .prefetch_related(Prefetch(
                 "listings", queryset=Listing.objects.select_related("provider")
                 .order_by("-valid_from", "-pk")))

@@ -32,6 +32,7 @@ from apps.programs.selectors import (
     earliest_programme,
     programme_terms,
     programmes_with_a_published_version,
+    version_terms,
 )
 from apps.providers.models import CoachType, DeliveryMode, Provider
 from apps.providers.selectors import profile_list_has, provider_get, providers_authorized
@@ -63,7 +64,9 @@ from apps.site.models import FormSubmission, QuestionnaireDraft
 from prevention_engine import followup
 from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import switch_window_end, switch_window_open
+from prevention_engine.definition import ProgrammeDefinition
 from prevention_engine.inclusion import recruitment_phase
+from prevention_engine.model import Criterion
 
 READ_ALOUD = "read_aloud"
 
@@ -300,7 +303,9 @@ class MyPage:
     withdrawn_on: date | None
     listed_since: date | None = None
     leaving_event: LifecycleEvent | None = None  # why an excluded person left
-    hba1c: tuple[SeriesPoint, ...] = ()
+    # Each outcome criterion of the person's version with their current values of its
+    # measure (oldest first).
+    outcomes: tuple[tuple[Criterion, tuple[SeriesPoint, ...]], ...] = ()
     next_due: dict[str, Any] | None = None
     overdue: dict[str, Any] | None = None
     ratings: tuple[Rateable, ...] = ()
@@ -346,6 +351,13 @@ def _rateable(prepatient: Prepatient, listings: list[Listing]) -> tuple[Rateable
                           rating=given.get(pk)) for pk, opens in rateable if pk in providers)
 
 
+def enrollment_terms(prepatient: Prepatient) -> ProgrammeDefinition:
+    """The definition the person joined under (the current one before they join)."""
+    version = prepatient.programme_version
+    return version_terms(version) if version is not None else programme_terms(
+        prepatient.programme)
+
+
 def my_page(*, prepatient: Prepatient) -> MyPage:
     """Everything My page shows, in a fixed number of queries (not one per value,
     listing or consent event)."""
@@ -360,7 +372,8 @@ def my_page(*, prepatient: Prepatient) -> MyPage:
         prepatient=prepatient, withdrawn_on=withdrawn_on,
         listed_since=listings[0].valid_from if listings else None,
         leaving_event=leaving_event(prepatient=prepatient),
-        hba1c=tuple(outcome_series(prepatient)),
+        outcomes=tuple((criterion, tuple(outcome_series(prepatient, measure=criterion.measure)))
+                       for criterion in enrollment_terms(prepatient).outcome.criteria),
         ratings=_rateable(prepatient, listings),
         **_followups(prepatient),
     )

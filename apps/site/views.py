@@ -5,21 +5,27 @@ from typing import Any
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import translation
 from django.views import View
 from django.views.generic import TemplateView
 
-from apps.site import journey
+from apps.site import journey, selectors
 from apps.site.mixins import PrepatientMixin
 
 
 class StartView(TemplateView):
-    """The start page: what the programme is and how to join."""
+    """The start page: the programmes open to join, in their definitions' words, and
+    how to join."""
 
     template_name = "site/start.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["programme"] = journey.current_programme(self.request)
+        context.update(programme=journey.current_programme(self.request),
+                       cards=selectors.programme_cards(translation.get_language() or "sv"),
+                       chosen=(journey.current_programme(self.request)
+                               if journey.PROGRAMME_SESSION_KEY in self.request.session
+                               else None))
         return context
 
 

@@ -1,4 +1,5 @@
-"""My page: the person's own state, provider, follow-up, HbA1c, consents and data.
+"""My page: the person's own state, provider, follow-up, outcome values, consents and
+data.
 
 Every query here starts from the signed-in person's own record
 (``PrepatientMixin.prepatient``); nothing takes a person's id from the URL.
@@ -17,8 +18,10 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils.formats import date_format
+from django.utils import translation
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import FormView, TemplateView
 
 from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind
@@ -26,7 +29,8 @@ from apps.consent.services import consent_withdraw
 from apps.core import clock
 from apps.core.errors import DomainError
 from apps.measurements.models import ReporterKind
-from apps.measurements.selectors import SeriesPoint
+from apps.measurements.rules import ABOUT
+from apps.measurements.selectors import SeriesPoint, measurement_type_names
 from apps.registry.models import (
     ExclusionReason,
     LifecycleEvent,
@@ -40,6 +44,7 @@ from apps.site.forms_marketplace import ResearchConsentForm, WithdrawConsentForm
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.views_marketplace import NeverCacheMixin, long_date, step_url
 from prevention_engine.dates import switch_window_end
+from prevention_engine.model import Criterion
 
 
 def _source(kind: str) -> str:
@@ -55,21 +60,58 @@ def _source(kind: str) -> str:
 
 
 @dataclass(frozen=True)
-class HbA1cRow:
+class OutcomeRow:
     taken_on: date
     value: Decimal
     source: str
 
 
-def hba1c_rows(prepatient: Prepatient, series: Iterable[SeriesPoint]) -> list[HbA1cRow]:
-    """Every current HbA1c value, oldest first, starting with the blood test that let
-    the person in (unless the same day's value is also stored as a measurement)."""
-    rows = [HbA1cRow(taken_on=point.taken_on, value=point.value, source=_source(point.source))
+@dataclass(frozen=True)
+class OutcomeChart:
+    """One outcome criterion of the person's version: its measure's values and goal."""
+
+    key: str  # for element ids: the measure's code
+    name: str  # the measure's name
+    unit: str
+    goal: str  # e.g. "below 42 mmol/mol"
+    about: str  # what the measure shows (the definition's ``outcome.<measure>`` text, else
+    # the measurement catalogue's)
+    rows: list[OutcomeRow]
+    chart: dict[str, Any] | None
+
+
+# The comparison of a criterion in words, by ``compare`` then ``op``.
+_VALUE_GOAL = {"lt": _lazy("below %(threshold)s %(unit)s"),
+               "le": _lazy("at most %(threshold)s %(unit)s"),
+               "gt": _lazy("above %(threshold)s %(unit)s"),
+               "ge": _lazy("at least %(threshold)s %(unit)s")}
+_CHANGE_GOAL = {"lt": _lazy("a change of less than %(threshold)s %(unit)s from your first value"),
+                "le": _lazy("a change of at most %(threshold)s %(unit)s from your first value"),
+                "gt": _lazy("a change of more than %(threshold)s %(unit)s from your first "
+                            "value"),
+                "ge": _lazy("a change of at least %(threshold)s %(unit)s from your first "
+                            "value")}
+
+
+def goal_words(criterion: Criterion) -> str:
+    """What the criterion asks of the person's value, in the reader's language."""
+    unit = "%" if criterion.compare == "percent_change" else criterion.unit
+    unit = "" if unit == "score" else unit
+    words = _VALUE_GOAL if criterion.compare == "value" else _CHANGE_GOAL
+    return (str(words[criterion.op]) % {"threshold": number_format(criterion.threshold),
+                                        "unit": unit}).strip()
+
+
+def outcome_rows(prepatient: Prepatient, measure: str,
+                 series: Iterable[SeriesPoint]) -> list[OutcomeRow]:
+    """Every current value of ``measure``, oldest first, starting with the sample that
+    let the person in (unless the same day's value is also stored as a measurement)."""
+    rows = [OutcomeRow(taken_on=point.taken_on, value=point.value, source=_source(point.source))
             for point in series]
     baseline = prepatient.baseline_sample
-    if (baseline is not None and baseline.measure == prepatient.programme.outcome_measure
+    if (baseline is not None and baseline.measure == measure
             and all(row.taken_on != baseline.taken_on for row in rows)):
-        rows.insert(0, HbA1cRow(
+        rows.insert(0, OutcomeRow(
             taken_on=baseline.taken_on, value=baseline.value,
             source=(_("Laboratory, before you joined") if baseline.source == SampleSource.LAB
                     else _("You, checked by staff, before you joined"))))
@@ -80,17 +122,40 @@ def _number(value: Decimal) -> float:
     return float(value)
 
 
-def chart_data(rows: list[HbA1cRow], target: Decimal) -> dict[str, Any]:
-    """What the chart script draws (the same figures as the table)."""
+def chart_data(rows: list[OutcomeRow], criterion: Criterion, name: str,
+               goal: str) -> dict[str, Any]:
+    """What the chart script draws (the same figures as the table). A target line is
+    drawn where the goal is a value; a change is measured from the person's own start."""
+    unit = "" if criterion.unit == "score" else criterion.unit
     return {
         "labels": [date_format(row.taken_on, "j M Y") for row in rows],
         "values": [_number(row.value) for row in rows],
-        "target": _number(target),
-        "valueLabel": _("Your HbA1c (mmol/mol)"),
-        "targetLabel": _("Target: below %(target)s mmol/mol") % {
-            "target": f"{target.normalize():f}"},
-        "axisLabel": "mmol/mol",
+        "target": _number(criterion.threshold) if criterion.compare == "value" else None,
+        "valueLabel": (_("Your %(measure)s (%(unit)s)") % {"measure": name, "unit": unit}
+                       if unit else _("Your %(measure)s") % {"measure": name}),
+        "targetLabel": _("Target: %(goal)s") % {"goal": goal},
+        "axisLabel": unit,
     }
+
+
+def outcome_charts(prepatient: Prepatient, page: selectors.MyPage,
+                   language: str) -> list[OutcomeChart]:
+    terms = selectors.enrollment_terms(prepatient)
+    names = measurement_type_names({criterion.measure for criterion, _points in page.outcomes})
+    charts = []
+    for criterion, points in page.outcomes:
+        name = str(names.get(criterion.measure, criterion.measure))
+        goal = goal_words(criterion)
+        rows = outcome_rows(prepatient, criterion.measure, points)
+        own = terms.messages.get(f"outcome.{criterion.measure}", {})
+        about = own.get(language, own.get("sv", "")) if own else str(
+            ABOUT.get(criterion.measure, ""))
+        charts.append(OutcomeChart(
+            key=criterion.measure, name=name,
+            unit="" if criterion.unit == "score" else criterion.unit, goal=goal,
+            about=about,
+            rows=rows, chart=chart_data(rows, criterion, name, goal) if rows else None))
+    return charts
 
 
 def state_words(prepatient: Prepatient,
@@ -141,7 +206,6 @@ class MyPageView(NeverCacheMixin, PrepatientMixin, TemplateView):
         provider = prepatient.current_provider
         lost = provider is not None and not provider.is_authorized
         window_end = switch_window_end(prepatient.enrolled_on, programme.switch_months)
-        rows = hba1c_rows(prepatient, page.hba1c)
         label, sentence = state_words(prepatient, page.leaving_event)
         active = prepatient.state == PrepatientState.ACTIVE
         context.update(
@@ -150,8 +214,7 @@ class MyPageView(NeverCacheMixin, PrepatientMixin, TemplateView):
             listed_since=page.listed_since,
             provider_lost_authorization=lost, window_end=window_end,
             switch_open=switch_possible(prepatient=prepatient, today=today),
-            hba1c_rows=rows, chart=chart_data(rows, programme.outcome_below) if rows else None,
-            target=programme.outcome_below,
+            outcomes=outcome_charts(prepatient, page, translation.get_language() or "sv"),
             ratings=list(page.ratings),
             next_due=page.next_due, overdue=page.overdue,
         )

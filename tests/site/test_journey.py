@@ -17,6 +17,8 @@ from apps.consent.models import ConsentEvent, ConsentKind
 from apps.consent.services import consent_grant, consent_text_publish
 from apps.core import clock
 from apps.core.crypto import encrypt
+from apps.programs.models import Programme
+from apps.programs.selectors import programme_terms
 from apps.registry.models import (
     InclusionSample,
     Prepatient,
@@ -665,9 +667,13 @@ def test_an_enrolled_person_goes_to_my_page(people: Any) -> None:
 
 def test_the_start_page_explains_the_programme_and_how_to_start(people: Any) -> None:
     english = text(Client().get("/en/"))
-    for words in ("What the programme is", "Who it is for", "How it works", "What it costs",
+    # The programmes open to join, each in its definition's words, with a way to choose it.
+    for words in ("The programmes you can join", "Who it is for", "How it works", "What it costs",
                   "Get started", 'href="/en/accounts/signup/"', 'href="/en/accounts/login/"'):
         assert words in english
+    programme = Programme.objects.get(code="prediabetes-2026")
+    name = programme_terms(programme).name["en"]
+    assert name in english and 'name="programme" value="prediabetes-2026"' in english
     swedish = Client().get("/")
     assert swedish.status_code == 200 and 'lang="sv"' in text(swedish)
     client, _prepatient = consented(people)

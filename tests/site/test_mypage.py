@@ -150,8 +150,12 @@ def test_hba1c_is_shown_as_a_chart_and_a_table_of_current_values(history) -> Non
         response = client.get("/en/me/")
     html = response.content.decode()
     assert '<script src="/static/vendor/chartjs/chart.umd.min.js"></script>' in html
-    assert 'id="hba1c-chart" role="img"' in html
-    data = json.loads(re.search(r'<script id="hba1c-data" type="application/json">(.*?)</script>',
+    assert 'id="outcome-hba1c-chart" data-chart="outcome-hba1c-data" role="img"' in html
+    assert "Your HbA1c over time" in html
+    assert ("HbA1c shows your average blood sugar over the last months. "
+            "The goal of the programme: below 42 mmol/mol.") in html
+    data = json.loads(re.search(r'<script id="outcome-hba1c-data" type="application/json">'
+                                r'(.*?)</script>',
                                 html, re.S).group(1))
     assert data["values"] == [44.0, 44.0, 41.0]
     assert data["target"] == 42.0
@@ -161,7 +165,8 @@ def test_hba1c_is_shown_as_a_chart_and_a_table_of_current_values(history) -> Non
     assert rows == [("3 August 2026", "44", "Laboratory, before you joined"),
                     ("20 August 2026", "44", "Your provider"),
                     ("1 November 2026", "41", "Laboratory")]
-    assert "<caption>Your HbA1c values in mmol/mol (target: below 42)</caption>" in html
+    assert ("<caption>Your HbA1c values in mmol/mol (target: below 42 mmol/mol)</caption>"
+            in html)
     assert "cdn" not in html.lower()
 
 
@@ -437,4 +442,4 @@ def test_the_demo_login_has_a_meaningful_my_page(demo) -> None:
     assert "You are taking part in the programme." in html
     assert "Hälsocoachen Järva AB" in html
     assert "You can switch to another provider until" in html
-    assert 'id="hba1c-data"' in html and "43.5" in html
+    assert 'id="outcome-hba1c-data"' in html and "43.5" in html

@@ -28,10 +28,11 @@ history = mypage.history
 pytestmark = pytest.mark.django_db
 
 # The session, the account, the programme, the person's record (PrepatientMixin), then
-# My page's own: the person again with programme, provider and starting sample; the
-# listings with their providers; HbA1c values; the listings as stretches (ratings); the
-# ratings given; follow-up values; due dates; and the names of what is still missing.
-MY_PAGE_QUERIES = 12
+# My page's own: the person again with programme, version, provider and starting sample;
+# the listings with their providers; the values of each outcome measure (one here); their
+# names; the listings as stretches (ratings); the ratings given; follow-up values; due
+# dates; and the names of what is still missing.
+MY_PAGE_QUERIES = 13
 DAY = date(2026, 11, 10)
 
 
