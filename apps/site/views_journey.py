@@ -271,11 +271,12 @@ class IdentityDoneView(JourneyView):
         context = super().get_context_data(**kwargs)
         prepatient = self.prepatient
         assert prepatient.birth_date is not None
+        way = journey.way_in(prepatient.programme)
         context.update(
             postcode=postcode_display(prepatient.postcode),
             age=age_on(prepatient.birth_date, clock.today()),
             recruitment=selectors.recruitment(prepatient),
-            asks_questions=bool(journey.way_in(prepatient.programme).questionnaires),
+            asks_questions=bool(way.questionnaires), step=way.step_label,
         )
         return context
 
@@ -464,6 +465,7 @@ class ReferralView(SubmitOnceMixin, JourneyView):
             band=risk_band(screening.score) if screening else None,
             labs=labs_authorized(),
             self_reported=inclusion_sample_pending_self(prepatient=self.prepatient),
+            step_label=journey.way_in(self.prepatient.programme).step_label,
         )
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

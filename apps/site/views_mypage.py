@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind
@@ -81,16 +81,16 @@ class OutcomeChart:
 
 
 # The comparison of a criterion in words, by ``compare`` then ``op``.
-_VALUE_GOAL = {"lt": _lazy("below %(threshold)s %(unit)s"),
-               "le": _lazy("at most %(threshold)s %(unit)s"),
-               "gt": _lazy("above %(threshold)s %(unit)s"),
-               "ge": _lazy("at least %(threshold)s %(unit)s")}
-_CHANGE_GOAL = {"lt": _lazy("a change of less than %(threshold)s %(unit)s from your first value"),
-                "le": _lazy("a change of at most %(threshold)s %(unit)s from your first value"),
-                "gt": _lazy("a change of more than %(threshold)s %(unit)s from your first "
-                            "value"),
-                "ge": _lazy("a change of at least %(threshold)s %(unit)s from your first "
-                            "value")}
+_VALUE_GOAL = {"lt": gettext_lazy("below %(threshold)s %(unit)s"),
+               "le": gettext_lazy("at most %(threshold)s %(unit)s"),
+               "gt": gettext_lazy("above %(threshold)s %(unit)s"),
+               "ge": gettext_lazy("at least %(threshold)s %(unit)s")}
+_CHANGE_GOAL = {
+    "lt": gettext_lazy("a change of less than %(threshold)s %(unit)s from your first value"),
+    "le": gettext_lazy("a change of at most %(threshold)s %(unit)s from your first value"),
+    "gt": gettext_lazy("a change of more than %(threshold)s %(unit)s from your first value"),
+    "ge": gettext_lazy("a change of at least %(threshold)s %(unit)s from your first value"),
+}
 
 
 def goal_words(criterion: Criterion) -> str:
@@ -131,8 +131,9 @@ def chart_data(rows: list[OutcomeRow], criterion: Criterion, name: str,
         "labels": [date_format(row.taken_on, "j M Y") for row in rows],
         "values": [_number(row.value) for row in rows],
         "target": _number(criterion.threshold) if criterion.compare == "value" else None,
-        "valueLabel": (_("Your %(measure)s (%(unit)s)") % {"measure": name, "unit": unit}
-                       if unit else _("Your %(measure)s") % {"measure": name}),
+        "valueLabel": (_("Your values: %(measure)s (%(unit)s)") % {"measure": name,
+                                                                    "unit": unit}
+                       if unit else _("Your values: %(measure)s") % {"measure": name}),
         "targetLabel": _("Target: %(goal)s") % {"goal": goal},
         "axisLabel": unit,
     }

@@ -151,7 +151,7 @@ def test_hba1c_is_shown_as_a_chart_and_a_table_of_current_values(history) -> Non
     html = response.content.decode()
     assert '<script src="/static/vendor/chartjs/chart.umd.min.js"></script>' in html
     assert 'id="outcome-hba1c-chart" data-chart="outcome-hba1c-data" role="img"' in html
-    assert "Your HbA1c over time" in html
+    assert "HbA1c over time" in html
     assert ("HbA1c shows your average blood sugar over the last months. "
             "The goal of the programme: below 42 mmol/mol.") in html
     data = json.loads(re.search(r'<script id="outcome-hba1c-data" type="application/json">'
@@ -165,7 +165,7 @@ def test_hba1c_is_shown_as_a_chart_and_a_table_of_current_values(history) -> Non
     assert rows == [("3 August 2026", "44", "Laboratory, before you joined"),
                     ("20 August 2026", "44", "Your provider"),
                     ("1 November 2026", "41", "Laboratory")]
-    assert ("<caption>Your HbA1c values in mmol/mol (target: below 42 mmol/mol)</caption>"
+    assert ("<caption>Your values: HbA1c in mmol/mol (target: below 42 mmol/mol)</caption>"
             in html)
     assert "cdn" not in html.lower()
 
