@@ -23,7 +23,12 @@ Vocabulary:
 - ``payment``: the settlement format's payment rule, with ``payments_from`` and
   ``payments_until``;
 - ``consent``: the consent text, ``{"sv": …, "en": …}``;
-- ``savings``: the savings model's parameters (decimal strings), optional;
+- ``savings``: the savings model's parameters (decimal strings), optional; when
+  given, all of ``SAVINGS_PARAMETERS``: the present value per case of the condition
+  prevented (``direct_healthcare``, ``lost_production``, ``social_insurance``), the
+  yearly risk of the condition while at risk (``annual_onset_risk``) and of relapse
+  after a success (``annual_relapse``, both 0–1), ``discount_rate`` and
+  ``horizon_years`` (whole years);
 - ``messages``: optional plain-language texts, ``{reason: {"sv": …, "en": …}}``, that
   tell a person what a decision means (``included``, ``no_sample``, a check's reason,
   ``not_priority``, ``seek_care``); ``{date}`` in a text is the day it speaks of.
@@ -246,9 +251,32 @@ def _timeline(value: Any) -> Timeline:
     return Timeline(start_date=_date(raw.get("start_date"), "timeline.start_date"), **numbers)
 
 
+SAVINGS_PARAMETERS = ("direct_healthcare", "lost_production", "social_insurance",
+                      "annual_onset_risk", "annual_relapse", "discount_rate", "horizon_years")
+_SHARES = ("annual_onset_risk", "annual_relapse")
+
+
 def _savings(value: Any) -> Mapping[str, Decimal]:
     raw = _object(value, "savings")
-    return {key: _money(item, f"savings.{key}", places=None) for key, item in raw.items()}
+    if not raw:
+        return {}
+    unknown = sorted(set(raw) - set(SAVINGS_PARAMETERS))
+    if unknown:
+        raise DefinitionError(f"savings.{unknown[0]}",
+                              f"not a parameter of the savings model: one of "
+                              f"{', '.join(SAVINGS_PARAMETERS)}")
+    missing = [name for name in SAVINGS_PARAMETERS if name not in raw]
+    if missing:
+        raise DefinitionError(f"savings.{missing[0]}", "missing: the savings model needs "
+                                                      "all its parameters")
+    numbers = {key: _money(raw[key], f"savings.{key}", places=None)
+               for key in SAVINGS_PARAMETERS}
+    for name in _SHARES:
+        if numbers[name] > 1:
+            raise DefinitionError(f"savings.{name}", "a share between 0 and 1")
+    if numbers["horizon_years"] != numbers["horizon_years"].to_integral_value():
+        raise DefinitionError("savings.horizon_years", "whole years")
+    return numbers
 
 
 def _messages(value: Any) -> Mapping[str, Mapping[str, str]]:

@@ -1,4 +1,5 @@
-"""Expected payout per provider from the quarterly HbA1c trends, and the savings.
+"""Expected payout per provider from the quarterly trends of the outcome measure, and
+the savings.
 
 ``forecast_programme(programme, as_of)`` answers "what will the outcome
 payments be when every prepatient enrolled so far has been evaluated, if each
@@ -42,7 +43,9 @@ provider's trend holds?", and sets the societal savings of those outcomes
    ceiling and minimum apply), summed over providers.
 6. **Expected societal savings** = expected successes × the model's savings per
    successful prepatient (whole SEK), floor and ceiling notwithstanding: society
-   gains from every success, whether or not it is paid.
+   gains from every success, whether or not it is paid. The model runs on the
+   version's own savings parameters; a version without them has no savings
+   estimate (``None``), not a borrowed one.
 
 All money is ``Decimal``. The result is plain dataclasses (``Forecast``); the
 back-office page's charts and tables are built from it by
@@ -77,14 +80,14 @@ from apps.measurements.selectors import (
 )
 from apps.programs.errors import ProgrammeNotDefined
 from apps.programs.models import Programme
-from apps.programs.selectors import programme_version_current
+from apps.programs.selectors import programme_version_current, version_terms
 from apps.registry.models import LifecycleEventType, Listing
 from apps.settlements.export import settlement_input
 from apps.settlements.savings import (
-    SPEC_PARAMETERS,
     Savings,
     SavingsEstimate,
     SavingsParameters,
+    parameters_of,
     savings_per_success,
 )
 from prevention_engine.arithmetic import TWO_PLACES
@@ -170,7 +173,7 @@ class ProviderForecast:
     quarterly_change: Decimal  # the change used for this provider's projections
     change_source: str  # "provider", "programme" or "none"
     expected: ProviderSettlement  # settle_counts with the expected successes
-    expected_savings: Decimal
+    expected_savings: Decimal | None  # None: the version has no savings model
 
     @property
     def attributed(self) -> int:
@@ -202,7 +205,7 @@ class Forecast:
     as_of: date
     rules: Rules
     target_quarter: int
-    savings: SavingsEstimate
+    savings: SavingsEstimate | None  # None: the version has no savings model
     providers: tuple[ProviderForecast, ...]
     programme_quarters: tuple[QuarterMean, ...]  # pooled over every provider
     programme_change: Decimal | None
@@ -256,11 +259,15 @@ class Forecast:
         return sum((p.expected_amount for p in self.providers), Decimal("0.00"))
 
     @property
-    def expected_savings(self) -> Decimal:
-        return sum((p.expected_savings for p in self.providers), ZERO)
+    def expected_savings(self) -> Decimal | None:
+        if self.savings is None:
+            return None
+        return sum((p.expected_savings or ZERO for p in self.providers), ZERO)
 
     @property
-    def expected_savings_by_component(self) -> Savings:
+    def expected_savings_by_component(self) -> Savings | None:
+        if self.savings is None:
+            return None
         return self.savings.per_success.times(self.expected_successes)
 
     @property
@@ -268,9 +275,10 @@ class Forecast:
         return ratio(self.expected_savings, self.expected_amount)
 
 
-def ratio(savings: Decimal, payments: Decimal) -> Decimal | None:
-    """Savings per SEK paid (two decimals); None when nothing is paid."""
-    if not payments:
+def ratio(savings: Decimal | None, payments: Decimal) -> Decimal | None:
+    """Savings per SEK paid (two decimals); None when nothing is paid or there is no
+    savings estimate."""
+    if savings is None or not payments:
         return None
     return (savings / payments).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
@@ -376,26 +384,31 @@ def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: Rul
 
 
 def forecast_programme(programme: Programme, as_of: date | None = None,
-                       parameters: SavingsParameters = SPEC_PARAMETERS) -> Forecast:
+                       parameters: SavingsParameters | None = None) -> Forecast:
     """The forecast of a programme as of a date (default: today): of the enrollments
-    under its current version, by that version's rules."""
+    under its current version, by that version's rules and savings parameters (or
+    ``parameters``, to try others)."""
     as_of = as_of or clock.today()
     version = programme_version_current(programme)
     if version is None:
         raise ProgrammeNotDefined()
+    if parameters is None:
+        terms = version_terms(version)
+        parameters = parameters_of(terms.savings, terms.currency)
     data = settlement_input(version, as_of, None)
     result = recompute(data)
     trend = quarterly_trend(programme, as_of)
     return assemble(
         data_prepatients=data.prepatients, evaluations=result.evaluations,
         providers=data.providers, rules=data.rules, as_of=as_of, trend=trend,
-        savings=savings_per_success(parameters), programme=programme.code,
+        savings=savings_per_success(parameters) if parameters is not None else None,
+        programme=programme.code,
     )
 
 
 def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[Evaluation],
              providers: Iterable[ProviderIn], rules: Rules, as_of: date,
-             trend: Mapping[int, list[QuarterMean]], savings: SavingsEstimate,
+             trend: Mapping[int, list[QuarterMean]], savings: SavingsEstimate | None,
              programme: str) -> Forecast:
     """Puts the rule engine's evaluations, the trend and the savings model together."""
     target_quarter = rules.programme_months // MONTHS_PER_QUARTER
@@ -428,7 +441,7 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
             tally["projected"] += int(projection.expected_success)
             tally["without_value"] += int(projection.latest_value is None)
 
-    per_success = savings.per_success.total
+    per_success = savings.per_success.total if savings is not None else None
     forecasts = []
     for key, name, _ended in providers:
         tally = counts[key]
@@ -448,7 +461,8 @@ def assemble(*, data_prepatients: Iterable[PrepatientIn], evaluations: Iterable[
             failures=failures, pending=pending, projected_successes=tally["projected"],
             without_value=tally["without_value"], quarters=tuple(trend.get(int(key[1:]), [])),
             quarterly_change=change, change_source=source, expected=expected,
-            expected_savings=per_success * expected_successes,
+            expected_savings=(per_success * expected_successes if per_success is not None
+                              else None),
         ))
     return Forecast(programme=programme, as_of=as_of, rules=rules,
                     target_quarter=target_quarter, savings=savings,

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.utils.translation import gettext as _
 
 from apps.core.charts import ChartSpec, dataset, number
 from apps.measurements.selectors import MONTHS_PER_QUARTER
 from apps.settlements.forecast import Forecast, QuarterMean, ratio
-from apps.settlements.savings import REPORT_DELAY, savings_by_horizon
+from apps.settlements.savings import SavingsEstimate, report_references, savings_by_horizon
 from prevention_engine.arithmetic import TWO_PLACES
+from prevention_engine.model import Rules
+
+ZERO = Decimal("0")
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), as in the measurement
 # charts; the programme line is the darkest.
@@ -86,48 +90,17 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
                 "suggestedMax": float(target.threshold) + 6},
     )
 
+    payout_datasets = [
+        dataset(_("Expected payment (%(currency)s)") % {"currency": rules.payment.currency},
+                [number(p.expected_amount) for p in result.providers], PAYMENT_COLOUR)]
+    if result.savings is not None:
+        payout_datasets.append(dataset(
+            _("Expected societal savings (%(currency)s)") % {"currency": rules.payment.currency},
+            [number(p.expected_savings or ZERO) for p in result.providers], SAVINGS_COLOUR))
     payout_spec = ChartSpec(
         kind="bar", labels=[provider.name for provider in result.providers],
-        datasets=[
-            dataset(_("Expected payment (%(currency)s)") % {"currency": rules.payment.currency},
-                    [number(p.expected_amount) for p in result.providers], PAYMENT_COLOUR),
-            dataset(_("Expected societal savings (%(currency)s)")
-                    % {"currency": rules.payment.currency},
-                    [number(p.expected_savings) for p in result.providers], SAVINGS_COLOUR),
-        ],
-        value_title=rules.payment.currency, horizontal=True, bounds={"min": 0},
-    )
-
-    per_success = result.savings.per_success
-    components = [
-        (_("Direct healthcare"), "direct_healthcare"),
-        (_("Lost production"), "lost_production"),
-        (_("Social insurance"), "social_insurance"),
-    ]
-    component_rows = [
-        {"label": label, "model": getattr(per_success, name),
-         "references": [getattr(REPORT_DELAY[years], name) for years in sorted(REPORT_DELAY)]}
-        for label, name in components
-    ]
-    component_rows.append({"label": _("Total"), "model": per_success.total,
-                           "references": [REPORT_DELAY[years].total
-                                          for years in sorted(REPORT_DELAY)]})
-    horizon_years = result.savings.parameters.horizon_years
-    model_spec = ChartSpec(
-        kind="bar", labels=[row["label"] for row in component_rows],
-        datasets=[
-            dataset(_("Model: per successful prepatient (%(years)d-year horizon)")
-                    % {"years": horizon_years},
-                    [number(row["model"]) for row in component_rows], PAYMENT_COLOUR),
-            *[dataset(_("Report: onset delayed %(years)d years") % {"years": years},
-                      [number(row["references"][index]) for row in component_rows], colour)
-              for index, (years, colour) in enumerate(zip(sorted(REPORT_DELAY),
-                                                          REFERENCE_COLOURS, strict=True))],
-            dataset(_("Payment per successful prepatient"),
-                    [number(rules.payment.per_success)] * len(component_rows), "#b03a2e",
-                    kind="line", dashed=True),
-        ],
-        value_title=result.savings.parameters.currency, bounds={"min": 0},
+        datasets=payout_datasets, value_title=rules.payment.currency, horizontal=True,
+        bounds={"min": 0},
     )
     return {
         "forecast": result,
@@ -139,18 +112,58 @@ def page_context(result: Forecast, measure_name: str = "") -> dict[str, object]:
         "payout_spec": payout_spec.as_json(),
         # one bar pair per provider: grow the canvas with the number of providers
         "payout_height_rem": max(18, 5 + 3 * len(result.providers)),
+        **(_savings_context(result.savings, rules) if result.savings is not None else {}),
+    }
+
+
+def _savings_context(savings: SavingsEstimate, rules: Rules) -> dict[str, Any]:
+    """The savings model's section: its output by component beside the report's figures
+    (where the model runs on the report's parameters), its parameters and horizons."""
+    parameters = savings.parameters
+    references = report_references(parameters)
+    years_shown = sorted(references)
+    per_success = savings.per_success
+    components = [
+        (_("Direct healthcare"), "direct_healthcare"),
+        (_("Lost production"), "lost_production"),
+        (_("Social insurance"), "social_insurance"),
+    ]
+    component_rows = [
+        {"label": label, "model": getattr(per_success, name),
+         "references": [getattr(references[years], name) for years in years_shown]}
+        for label, name in components
+    ]
+    component_rows.append({"label": _("Total"), "model": per_success.total,
+                           "references": [references[years].total for years in years_shown]})
+    model_spec = ChartSpec(
+        kind="bar", labels=[row["label"] for row in component_rows],
+        datasets=[
+            dataset(_("Model: per successful prepatient (%(years)d-year horizon)")
+                    % {"years": parameters.horizon_years},
+                    [number(row["model"]) for row in component_rows], PAYMENT_COLOUR),
+            *[dataset(_("Report: onset delayed %(years)d years") % {"years": years},
+                      [number(row["references"][index]) for row in component_rows], colour)
+              for index, (years, colour) in enumerate(zip(years_shown,
+                                                          REFERENCE_COLOURS, strict=False))],
+            dataset(_("Payment per successful prepatient"),
+                    [number(rules.payment.per_success)] * len(component_rows), "#b03a2e",
+                    kind="line", dashed=True),
+        ],
+        value_title=parameters.currency, bounds={"min": 0},
+    )
+    return {
         "model_spec": model_spec.as_json(),
         "component_rows": component_rows,
-        "reference_years": sorted(REPORT_DELAY),
-        "parameters": result.savings.parameters,
+        "reference_years": years_shown,
+        "parameters": parameters,
         "percentages": {
-            "risk": _percent(result.savings.parameters.annual_onset_risk),
-            "relapse": _percent(result.savings.parameters.annual_relapse),
-            "discount": _percent(result.savings.parameters.discount_rate),
+            "risk": _percent(parameters.annual_onset_risk),
+            "relapse": _percent(parameters.annual_relapse),
+            "discount": _percent(parameters.discount_rate),
         },
-        "avoided_cases": result.savings.avoided_cases.quantize(Decimal("0.0001"),
-                                                               rounding=ROUND_HALF_UP),
-        "by_horizon": savings_by_horizon(HORIZONS, result.savings.parameters),
+        "avoided_cases": savings.avoided_cases.quantize(Decimal("0.0001"),
+                                                        rounding=ROUND_HALF_UP),
+        "by_horizon": savings_by_horizon(HORIZONS, parameters),
         "payment_ratio": ratio(per_success.total, rules.payment.per_success),
     }
 

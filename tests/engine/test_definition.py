@@ -171,6 +171,18 @@ def broken(code: str, change: Any) -> dict[str, Any]:
     return data
 
 
+SAVINGS = {"direct_healthcare": "100000", "lost_production": "0", "social_insurance": "0",
+           "annual_onset_risk": "0.1", "annual_relapse": "0.2", "discount_rate": "0.03",
+           "horizon_years": "20"}
+
+
+def test_savings_parameters_are_read_whole_or_not_at_all() -> None:
+    parsed = definition.parse(broken("obesity-2027", lambda d: d.update(savings=SAVINGS)))
+    assert parsed.savings == {key: Decimal(value) for key, value in SAVINGS.items()}
+    assert definition.parse(broken("obesity-2027", lambda d: d.pop("savings", None))
+                            ).savings == {}
+
+
 @pytest.mark.parametrize("change,path", [
     (lambda d: d.update(colour="blue"), "colour"),
     (lambda d: d.update(version="1"), "version"),
@@ -192,6 +204,13 @@ def broken(code: str, change: Any) -> dict[str, Any]:
     (lambda d: d["followup"].update(measures=[]), "followup.measures"),
     (lambda d: d.update(safety=[{"subject": "age", "op": "ge", "threshold": "1",
                                  "reason": "x"}]), "safety[0].effect"),
+    # The savings model: all its parameters or none, each a number it can use.
+    (lambda d: d.update(savings={"direct_healthcare": "1"}), "savings.lost_production"),
+    (lambda d: d.update(savings={**SAVINGS, "cure_rate": "0.5"}), "savings.cure_rate"),
+    (lambda d: d.update(savings={**SAVINGS, "annual_relapse": "1.2"}),
+     "savings.annual_relapse"),
+    (lambda d: d.update(savings={**SAVINGS, "horizon_years": "7.5"}), "savings.horizon_years"),
+    (lambda d: d.update(savings={**SAVINGS, "discount_rate": 0.03}), "savings.discount_rate"),
 ])
 def test_a_definition_that_cannot_be_evaluated_names_the_place(change: Any, path: str) -> None:
     with pytest.raises(DefinitionError) as refused:

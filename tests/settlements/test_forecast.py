@@ -355,3 +355,49 @@ def test_the_forecast_page_is_kept_for_a_while_and_computed_again_on_request(
         page = caseworker_client.get(url + "?refresh=1")
         assert computed.call_count == 2
     assert b"?refresh=1" in page.content
+
+
+# --- The savings model's parameters are the version's ---------------------------------------
+
+
+def test_the_savings_model_runs_on_the_current_versions_parameters(
+        programme: Programme) -> None:
+    from apps.settlements.savings import REPORT_PARAMETERS, report_references, whole_sek
+
+    shipped = forecast_programme(programme, AS_OF)
+    assert shipped.savings is not None and shipped.savings.parameters == REPORT_PARAMETERS
+    assert report_references(shipped.savings.parameters)  # the report's figures beside it
+    version_publish(programme, {"savings.direct_healthcare": "0",
+                                "savings.lost_production": "0",
+                                "savings.social_insurance": "100000",
+                                "savings.horizon_years": "10"})
+    result = forecast_programme(programme, AS_OF)
+    assert result.savings is not None
+    parameters = result.savings.parameters
+    assert (parameters.direct_healthcare, parameters.social_insurance,
+            parameters.horizon_years) == (D("0"), D("100000"), 10)
+    per_success = result.savings.per_success
+    assert (per_success.direct_healthcare, per_success.lost_production) == (D("0"), D("0"))
+    assert per_success.social_insurance == whole_sek(D("100000")
+                                                     * result.savings.avoided_cases) > 0
+    assert report_references(parameters) == {}  # other numbers: no borrowed comparison
+
+
+def test_a_version_without_savings_parameters_has_no_savings_estimate(
+        built: Built, viewer: Any) -> None:
+    version_publish(built.programme, {"savings": {}})
+    result = forecast_programme(built.programme, AS_OF)
+    assert result.savings is None
+    assert result.expected_savings is None and result.savings_ratio is None
+    assert result.expected_savings_by_component is None
+    with clock.travel_to(AS_OF):
+        html = viewer.get(forecast_url(built.programme)).content.decode()
+    from django.utils import translation
+
+    with translation.override("sv"):  # the admin speaks Swedish
+        note = translation.gettext(
+            "This programme version's definition has no savings model parameters, so no "
+            "societal savings are estimated. A later version can add them.")
+    assert note in html
+    assert 'data-chart="chart-model"' not in html and 'id="table-parameters"' not in html
+    assert 'id="table-summary"' in html  # the payments are still forecast

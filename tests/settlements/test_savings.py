@@ -10,7 +10,7 @@ import pytest
 
 from apps.settlements.savings import (
     REPORT_DELAY,
-    SPEC_PARAMETERS,
+    REPORT_PARAMETERS,
     Savings,
     SavingsParameters,
     cohort_years,
@@ -23,11 +23,11 @@ D = Decimal
 
 
 def horizon(years: int, **changes: object) -> SavingsParameters:
-    return replace(SPEC_PARAMETERS, horizon_years=years, **changes)
+    return replace(REPORT_PARAMETERS, horizon_years=years, **changes)
 
 
 def test_the_parameters_are_those_of_the_spec() -> None:
-    p = SPEC_PARAMETERS
+    p = REPORT_PARAMETERS
     assert (p.direct_healthcare, p.lost_production, p.social_insurance) == (
         D("375000"), D("725000"), D("400000"))
     assert (p.annual_onset_risk, p.annual_relapse, p.discount_rate) == (
@@ -142,4 +142,4 @@ def test_savings_by_horizon() -> None:
 ])
 def test_impossible_parameters_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        replace(SPEC_PARAMETERS, **changes)
+        replace(REPORT_PARAMETERS, **changes)
