@@ -34,13 +34,16 @@ from apps.providers.models import (
     AuthorizationApplication,
     AuthorizationCheck,
     AuthorizationDecision,
+    AuthorizationStatus,
     DecisionKind,
     Lab,
+    ProgrammeOffer,
     Provider,
 )
 from apps.providers.selectors import (
     authorization_application_latest,
     authorization_application_pending,
+    programmes_not_offered,
 )
 from apps.providers.services import (
     MAY_APPLY_FROM,
@@ -57,13 +60,13 @@ DECIDE_PERMISSION = "providers.decide_authorization"
 
 class ApplicationInline(ReadOnlyInline):
     model = AuthorizationApplication
-    fields = ("submitted_at", "status", "declarations", "submitted_by")
+    fields = ("submitted_at", "programme", "status", "declarations", "submitted_by")
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = _("applications (open one for its checks)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuthorizationApplication]:
-        return super().get_queryset(request).select_related("submitted_by")
+        return super().get_queryset(request).select_related("submitted_by", "programme")
 
     @admin.display(description=_("declarations"))
     def declarations(self, application: AuthorizationApplication) -> str:
@@ -71,6 +74,19 @@ class ApplicationInline(ReadOnlyInline):
         if not unmet:
             return str(_("All made"))
         return str(_("%(count)d not made") % {"count": len(unmet)})
+
+
+class OfferInline(ReadOnlyInline):
+    """The programmes the provider offers its support in (an approved application
+    for each)."""
+
+    model = ProgrammeOffer
+    fields = ("programme", "since")
+    readonly_fields = fields
+    verbose_name_plural = _("programmes offered")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProgrammeOffer]:
+        return super().get_queryset(request).select_related("programme")
 
 
 class DecisionInline(ReadOnlyInline):
@@ -127,7 +143,7 @@ class ProviderAdmin(ActionFormAdmin):
     list_filter = ("authorization_status", "delivery_mode", "coach_type")
     search_fields = ("name", "=organisation_number")
     change_form_template = "admin/providers/provider/change_form.html"
-    inlines = [ApplicationInline, DecisionInline]
+    inlines = [OfferInline, ApplicationInline, DecisionInline]
     fieldsets = (
         (None, {"fields": ("name", "organisation_number", "authorization_status")}),
         (_("Contact"), {"fields": ("email", "phone", "website")}),
@@ -172,6 +188,10 @@ class ProviderAdmin(ActionFormAdmin):
         pending = authorization_application_pending(provider)
         if pending is None and status in MAY_APPLY_FROM:
             links.append((self._url("apply", provider.pk), _("Register an application…")))
+        elif (pending is None and status == AuthorizationStatus.AUTHORIZED
+              and programmes_not_offered(provider)):
+            links.append((self._url("apply", provider.pk),
+                          _("Register an application for a further programme…")))
         if pending is not None:
             links.append((self._url("run_checks", provider.pk), _("Run automated checks…")))
         for decision, label in DECISION_LABELS.items():
@@ -229,10 +249,11 @@ class ProviderAdmin(ActionFormAdmin):
         provider = self._provider_for_action(request, object_id)
 
         def perform(data: dict[str, Any]) -> object:
-            return authorization_apply(provider=provider, declarations=form.declarations(),
+            return authorization_apply(provider=provider, programme=data["programme"],
+                                       declarations=form.declarations(),
                                        submitted_by=request.user, note=data.get("note", ""))
 
-        form = ApplicationForm(_posted(request))
+        form = ApplicationForm(_posted(request), provider=provider)
         return self._action(request, provider, form=form,
                             title=_("Register an application from %(provider)s")
                             % {"provider": provider},
@@ -321,9 +342,9 @@ DECISION_SUCCESS: dict[str, Any] = {
 
 @admin.register(AuthorizationApplication)
 class AuthorizationApplicationAdmin(ReadOnlyAdmin):
-    list_display = ("provider", "submitted_at", "status")
-    list_filter = ("status",)
-    list_select_related = ("provider",)
+    list_display = ("provider", "programme", "submitted_at", "status")
+    list_filter = ("status", "programme")
+    list_select_related = ("provider", "programme")
     search_fields = ("provider__name", "=provider__organisation_number")
     date_hierarchy = "submitted_at"
     inlines = [CheckInline]

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin_tools import DomainErrorFormMixin
+from apps.programs.models import Programme
 from apps.providers.models import (
     ApiCredential,
     AuthorizationApplication,
@@ -21,6 +22,7 @@ from apps.providers.models import (
     Scope,
     clean_scopes,
 )
+from apps.providers.selectors import programmes_not_offered
 from apps.providers.services import Declarations
 from apps.providers.validators import (
     ACCESSIBILITY_CHOICES,
@@ -46,17 +48,27 @@ class RunChecksForm(DomainErrorFormMixin, forms.Form):
 
 
 class ApplicationForm(DomainErrorFormMixin, forms.ModelForm):
-    """An application registered by a caseworker on the provider's behalf."""
+    """An application registered by a caseworker on the provider's behalf, for one
+    programme (those that can be joined, a published version, and the provider does not
+    offer yet)."""
 
     class Meta:
         model = AuthorizationApplication
         fields = [
-            "targets_hba1c_range", "individualised_support", "voluntary_participation",
+            "programme",
+            "targets_programme_outcome", "individualised_support", "voluntary_participation",
             "serves_at_least_50", "will_not_refuse", "accepts_switching_rules",
-            "accepts_payment_model", "cost_coverage_24_months", "cost_coverage_by",
+            "accepts_payment_model", "cost_coverage_programme_months", "cost_coverage_by",
             "includes_medical_device", "medical_device_ce_marked", "note",
         ]
         widgets = {"note": forms.Textarea(attrs={"rows": 3, "cols": 70})}
+
+    def __init__(self, *args: Any, provider: Provider, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["programme"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Programme.objects.filter(
+            pk__in=[programme.pk for programme in programmes_not_offered(provider)])
 
     def declarations(self) -> Declarations:
         data = self.cleaned_data

@@ -248,19 +248,27 @@ class CostCoverage(models.TextChoices):
     FINANCIER = "financier", _("External financier acting as guarantor")
 
 
-# The declarations of an application (SPEC §3.5): every one must be true.
+# The declarations of an application (SPEC §3.5): every one must be true. They are
+# made for the programme applied for: its target group, outcome and length are its
+# definition's.
 DECLARATIONS = (
-    "targets_hba1c_range", "individualised_support", "voluntary_participation",
+    "targets_programme_outcome", "individualised_support", "voluntary_participation",
     "serves_at_least_50", "will_not_refuse", "accepts_switching_rules",
-    "accepts_payment_model", "cost_coverage_24_months",
+    "accepts_payment_model", "cost_coverage_programme_months",
 )
 
 
 class AuthorizationApplication(TimeStampedModel):
-    """An application for authorization with the provider's declarations."""
+    """An application to offer support in a programme, with the provider's declarations
+    for it. The first approved makes the organisation authorized; each approved one
+    makes the provider offer its programme."""
 
     provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT,
                                  related_name="authorization_applications")
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"),
+                                  on_delete=models.PROTECT, related_name="+",
+                                  help_text=_("The programme the provider applies to offer "
+                                              "its support in."))
     submitted_at = models.DateTimeField(_("submitted"), default=clock.now)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("registered by"), null=True, blank=True,
@@ -269,9 +277,9 @@ class AuthorizationApplication(TimeStampedModel):
     status = models.CharField(_("status"), max_length=10, choices=ApplicationStatus.choices,
                               default=ApplicationStatus.PENDING, editable=False)
 
-    targets_hba1c_range = models.BooleanField(
-        _("The support is aimed at people with HbA1c 42–47 mmol/mol, with the target HbA1c "
-          "below 42 mmol/mol at 24 months"), default=False)
+    targets_programme_outcome = models.BooleanField(
+        _("The support is aimed at the programme's target group and at its outcome, as the "
+          "programme's definition states them"), default=False)
     individualised_support = models.BooleanField(
         _("The support is individualised"), default=False)
     voluntary_participation = models.BooleanField(
@@ -284,9 +292,9 @@ class AuthorizationApplication(TimeStampedModel):
         _("The provider accepts the rules for switching provider"), default=False)
     accepts_payment_model = models.BooleanField(
         _("The provider accepts the payment model"), default=False)
-    cost_coverage_24_months = models.BooleanField(
-        _("The costs of 24 months of operation are covered by own capital or by an external "
-          "financier acting as guarantor"), default=False)
+    cost_coverage_programme_months = models.BooleanField(
+        _("The costs of operation for the programme's whole length are covered by own "
+          "capital or by an external financier acting as guarantor"), default=False)
     cost_coverage_by = models.CharField(
         _("cost coverage by"), max_length=12, choices=CostCoverage.choices, blank=True)
     includes_medical_device = models.BooleanField(

@@ -14,6 +14,8 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.core.models import OrganisationEvent
+from apps.programs.models import Programme
+from apps.programs.selectors import programmes_with_a_published_version
 from apps.providers.errors import (
     ApiKeyRefused,
     ApiKeyRevoked,
@@ -129,3 +131,12 @@ def profile_list_has(field: str, value: str) -> Q:
 def offers_programme(provider: Provider, programme_id: int) -> bool:
     """Whether the provider offers its support in the programme."""
     return ProgrammeOffer.objects.filter(provider=provider, programme_id=programme_id).exists()
+
+
+def programmes_not_offered(provider: Provider) -> list[Programme]:
+    """The programmes that can be joined (a published version) the provider does not
+    offer its support in yet: those it may apply for."""
+    offered = set(ProgrammeOffer.objects.filter(provider=provider)
+                  .values_list("programme_id", flat=True))
+    return [programme for programme in programmes_with_a_published_version()
+            if programme.pk not in offered]

@@ -18,8 +18,13 @@ reinstate  suspended                                authorized
 revoke     authorized or suspended                  revoked
 =========  =======================================  ==========
 
-An application may be made by a provider that is pending, rejected or
-revoked (authorization is open continuously); its status becomes pending.
+An application is made for one programme, with its declarations. A provider that
+is pending, rejected or revoked may apply (authorization is open continuously);
+its status becomes pending. An authorized provider may apply for a programme it
+does not offer yet; it stays authorized while that application is decided, and
+rejecting it leaves the provider as it was. Approving an application makes the
+provider offer its programme (``ProgrammeOffer``): it is chosen, listed and
+settled there.
 """
 
 from __future__ import annotations
@@ -73,8 +78,10 @@ from apps.providers.signals import authorization_lost
 # decision → (statuses it applies to, status after). Approve and reject act on
 # a pending application instead; the provider is then pending.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    DecisionKind.APPROVE: ((AuthorizationStatus.PENDING,), AuthorizationStatus.AUTHORIZED),
-    DecisionKind.REJECT: ((AuthorizationStatus.PENDING,), AuthorizationStatus.REJECTED),
+    DecisionKind.APPROVE: ((AuthorizationStatus.PENDING, AuthorizationStatus.AUTHORIZED),
+                           AuthorizationStatus.AUTHORIZED),
+    DecisionKind.REJECT: ((AuthorizationStatus.PENDING, AuthorizationStatus.AUTHORIZED),
+                          AuthorizationStatus.REJECTED),
     DecisionKind.SUSPEND: ((AuthorizationStatus.AUTHORIZED,), AuthorizationStatus.SUSPENDED),
     DecisionKind.REINSTATE: ((AuthorizationStatus.SUSPENDED,), AuthorizationStatus.AUTHORIZED),
     DecisionKind.REVOKE: ((AuthorizationStatus.AUTHORIZED, AuthorizationStatus.SUSPENDED),
@@ -90,14 +97,14 @@ MAY_APPLY_FROM = (AuthorizationStatus.PENDING, AuthorizationStatus.REJECTED,
 class Declarations:
     """What an applicant declares (SPEC §3.5); see ``AuthorizationApplication``."""
 
-    targets_hba1c_range: bool = False
+    targets_programme_outcome: bool = False
     individualised_support: bool = False
     voluntary_participation: bool = False
     serves_at_least_50: bool = False
     will_not_refuse: bool = False
     accepts_switching_rules: bool = False
     accepts_payment_model: bool = False
-    cost_coverage_24_months: bool = False
+    cost_coverage_programme_months: bool = False
     cost_coverage_by: str = ""
     includes_medical_device: bool = False
     medical_device_ce_marked: bool = False
@@ -127,35 +134,43 @@ def _locked_provider(provider: Provider) -> Provider:
 def authorization_apply(
     *,
     provider: Provider,
+    programme: Programme,
     declarations: Declarations,
     submitted_by: Any = None,
     note: str = "",
 ) -> AuthorizationApplication:
-    """Records an application; the provider's status becomes pending.
+    """Records an application to offer support in ``programme``; the provider's status
+    becomes pending (an authorized provider applying for a further programme stays
+    authorized).
 
     Declarations that are not made are recorded as such (the application is
     then refused at approval, with the list); the cost-coverage source must
     name an external financier on the provider when it says so.
     """
     provider = _locked_provider(provider)
-    if provider.authorization_status not in MAY_APPLY_FROM:
+    further = provider.authorization_status == AuthorizationStatus.AUTHORIZED
+    if further and ProgrammeOffer.objects.filter(provider=provider,
+                                                 programme=programme).exists():
+        raise AlreadyAuthorized(_("The provider already offers its support in this "
+                                  "programme."))
+    if not further and provider.authorization_status not in MAY_APPLY_FROM:
         raise AlreadyAuthorized()
     if provider.authorization_applications.filter(status=ApplicationStatus.PENDING).exists():
         raise ApplicationAlreadyPending()
     if declarations.cost_coverage_by not in ("", *CostCoverage.values):
         raise InvalidInput(fields={"cost_coverage_by": _("Choose own capital or a financier.")})
-    if declarations.cost_coverage_24_months and not declarations.cost_coverage_by:
+    if declarations.cost_coverage_programme_months and not declarations.cost_coverage_by:
         raise InvalidInput(fields={"cost_coverage_by": _(
             "Say whether the costs are covered by own capital or by a financier.")})
     if declarations.cost_coverage_by == CostCoverage.FINANCIER and not provider.has_financier:
         raise InvalidInput(fields={"cost_coverage_by": _(
             "Name the financier and its organisation number on the provider first.")})
     application = AuthorizationApplication.objects.create(
-        provider=provider, submitted_at=clock.now(),
+        provider=provider, programme=programme, submitted_at=clock.now(),
         submitted_by=submitted_by if getattr(submitted_by, "is_authenticated", False) else None,
         note=note.strip(), **asdict(declarations),
     )
-    if provider.authorization_status != AuthorizationStatus.PENDING:
+    if not further and provider.authorization_status != AuthorizationStatus.PENDING:
         provider.authorization_status = AuthorizationStatus.PENDING
         provider.save(update_fields=["authorization_status"])
     return application
@@ -298,6 +313,11 @@ def authorization_decide(
         application = _pending_application(provider, application)
         if decision == DecisionKind.APPROVE:
             _check_approvable(application)
+            programme_offer(provider=provider, programme=application.programme)
+        elif provider.authorization_status == AuthorizationStatus.AUTHORIZED:
+            # An application for a further programme: refusing it leaves the
+            # authorization for the programmes offered as it is.
+            to_status = AuthorizationStatus.AUTHORIZED
         application.status = (ApplicationStatus.APPROVED if decision == DecisionKind.APPROVE
                               else ApplicationStatus.REJECTED)
         application.save(update_fields=["status"])

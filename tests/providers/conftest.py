@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from apps.providers.models import AuthorizationApplication, AuthorizationStatus
-from apps.providers.services import Declarations, authorization_apply
+from apps.providers.services import Declarations
 from tests.factories import UserFactory
-from tests.providers.factories import ProviderFactory
+from tests.providers.factories import ProviderFactory, apply_for_first
 
 HEADERS = {
     "f_tax.csv": "organisation_number,f_tax",
@@ -68,4 +68,4 @@ def applicant(db: Any) -> Any:
 
 @pytest.fixture
 def application(applicant: Any) -> AuthorizationApplication:
-    return authorization_apply(provider=applicant, declarations=Declarations.all_made())
+    return apply_for_first(provider=applicant, declarations=Declarations.all_made())

@@ -7,6 +7,8 @@ profile validate numbers, so these tests use valid ones.
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 
 from apps.core.luhn import luhn_check_digit
@@ -30,3 +32,17 @@ class LabFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Laboratory {n}")
     organisation_number = factory.Sequence(
         lambda n: valid_organisation_number(n, prefix="5568"))
+
+
+def first_programme() -> Any:
+    """The programme the migrations ship (applications in these tests are made for it)."""
+    from apps.programs.models import Programme
+
+    return Programme.objects.order_by("start_date", "pk").first()
+
+
+def apply_for_first(**kwargs: Any) -> Any:
+    """``authorization_apply`` for the first programme."""
+    from apps.providers.services import authorization_apply
+
+    return authorization_apply(programme=first_programme(), **kwargs)

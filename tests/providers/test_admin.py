@@ -23,7 +23,7 @@ from apps.providers.models import (
 from apps.providers.services import api_credential_issue, authorization_run_checks
 from tests.factories import UserFactory
 from tests.providers.conftest import clean_record
-from tests.providers.factories import LabFactory, ProviderFactory
+from tests.providers.factories import LabFactory, ProviderFactory, first_programme
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def test_the_profile_is_edited_with_checkboxes_and_validated(caseworker_client: 
         "owners": '[{"name": "Erik Exempelsson", "birth_year": 1968}]',
         "financier_name": "Riskkapital AB", "financier_organisation_number": "556677-0060",
         **{f"{prefix}-{key}": value
-           for prefix in ("authorization_applications", "authorization_decisions")
+           for prefix in ("offers", "authorization_applications", "authorization_decisions")
            for key, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))},
     }
     response = caseworker_client.post(url("provider_change", provider.pk), data)
@@ -139,17 +139,21 @@ def test_a_refused_decision_shows_the_services_message(caseworker_client: Client
 def test_registering_an_application_then_checks_then_approval(
     caseworker_client: Client, registers: Any,
 ) -> None:
-    provider: Any = ProviderFactory(authorization_status=AuthorizationStatus.PENDING)
+    provider: Any = ProviderFactory(authorization_status=AuthorizationStatus.PENDING,
+                                    programmes=[])
     registers(clean_record(provider.organisation_number))
     declarations = {name: "on" for name in (
-        "targets_hba1c_range", "individualised_support", "voluntary_participation",
+        "targets_programme_outcome", "individualised_support", "voluntary_participation",
         "serves_at_least_50", "will_not_refuse", "accepts_switching_rules",
-        "accepts_payment_model", "cost_coverage_24_months")}
+        "accepts_payment_model", "cost_coverage_programme_months")}
+    programme = first_programme()
     response = caseworker_client.post(url("provider_apply", provider.pk),
-                                      {**declarations, "cost_coverage_by": "own_capital"})
+                                      {**declarations, "cost_coverage_by": "own_capital",
+                                       "programme": programme.pk})
     assert response.status_code == 302
     application = AuthorizationApplication.objects.get(provider=provider)
     assert application.unmet_declarations() == []
+    assert application.programme == programme
     assert caseworker_client.get(url("provider_run_checks", provider.pk)).status_code == 200
     assert caseworker_client.post(url("provider_run_checks", provider.pk)).status_code == 302
     assert AuthorizationCheck.objects.filter(application=application).exists()
@@ -161,6 +165,11 @@ def test_registering_an_application_then_checks_then_approval(
     provider.refresh_from_db()
     application.refresh_from_db()
     assert provider.is_authorized and application.status == ApplicationStatus.APPROVED
+    # Approved for its programme: the provider offers its support there, and the page
+    # lists it.
+    assert list(provider.offers.values_list("programme", flat=True)) == [programme.pk]
+    page = caseworker_client.get(url("provider_change", provider.pk)).content.decode()
+    assert 'id="offers-group"' in page and programme.name in page
 
 
 @pytest.mark.parametrize("action", ["apply", "run_checks", "approve", "reject", "suspend",

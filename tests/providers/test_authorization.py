@@ -29,12 +29,11 @@ from apps.providers.models import (
 )
 from apps.providers.services import (
     Declarations,
-    authorization_apply,
     authorization_decide,
     authorization_run_checks,
 )
 from tests.providers.conftest import clean_record
-from tests.providers.factories import ProviderFactory
+from tests.providers.factories import ProviderFactory, apply_for_first
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +54,7 @@ def test_an_application_records_the_declarations_and_makes_the_provider_pending(
     decider,
 ) -> None:
     provider = ProviderFactory(authorization_status=AuthorizationStatus.REJECTED)
-    application = authorization_apply(provider=provider, declarations=Declarations.all_made(),
+    application = apply_for_first(provider=provider, declarations=Declarations.all_made(),
                                       submitted_by=decider, note=" by phone ")
     provider.refresh_from_db()
     assert provider.authorization_status == AuthorizationStatus.PENDING
@@ -66,14 +65,14 @@ def test_an_application_records_the_declarations_and_makes_the_provider_pending(
 
 def test_only_one_application_may_be_pending(application) -> None:
     with pytest.raises(ApplicationAlreadyPending):
-        authorization_apply(provider=application.provider, declarations=Declarations())
+        apply_for_first(provider=application.provider, declarations=Declarations())
 
 
 @pytest.mark.parametrize("status", [AuthorizationStatus.AUTHORIZED,
                                     AuthorizationStatus.SUSPENDED])
 def test_an_authorized_or_suspended_provider_does_not_apply(status: str) -> None:
     with pytest.raises(AlreadyAuthorized) as refused:
-        authorization_apply(provider=ProviderFactory(authorization_status=status),
+        apply_for_first(provider=ProviderFactory(authorization_status=status),
                             declarations=Declarations.all_made())
     assert refused.value.code == "already_authorized"
 
@@ -81,12 +80,12 @@ def test_an_authorized_or_suspended_provider_does_not_apply(status: str) -> None
 def test_coverage_by_a_financier_needs_the_financier_on_the_provider(applicant) -> None:
     by_financier = Declarations.all_made(cost_coverage_by=CostCoverage.FINANCIER)
     with pytest.raises(InvalidInput) as refused:
-        authorization_apply(provider=applicant, declarations=by_financier)
+        apply_for_first(provider=applicant, declarations=by_financier)
     assert "cost_coverage_by" in refused.value.fields
     applicant.financier_name = "Riskkapital AB"
     applicant.financier_organisation_number = "5566770060"
     applicant.save()
-    application = authorization_apply(provider=applicant, declarations=by_financier)
+    application = apply_for_first(provider=applicant, declarations=by_financier)
     assert application.unmet_declarations() == []
     applicant.financier_name = applicant.financier_organisation_number = ""
     applicant.save()
@@ -96,7 +95,7 @@ def test_coverage_by_a_financier_needs_the_financier_on_the_provider(applicant) 
 
 def test_declared_coverage_must_say_by_what(applicant) -> None:
     with pytest.raises(InvalidInput) as refused:
-        authorization_apply(provider=applicant, declarations=dataclasses.replace(
+        apply_for_first(provider=applicant, declarations=dataclasses.replace(
             Declarations.all_made(), cost_coverage_by=""))
     assert "cost_coverage_by" in refused.value.fields
 
@@ -218,14 +217,15 @@ def test_a_caseworker_may_still_reject_after_passing_checks(registers, applicati
 
 @pytest.mark.parametrize("change,unmet", [
     ({"will_not_refuse": False}, "will_not_refuse"),
-    ({"targets_hba1c_range": False}, "targets_hba1c_range"),
-    ({"cost_coverage_24_months": False, "cost_coverage_by": ""}, "cost_coverage_24_months"),
+    ({"targets_programme_outcome": False}, "targets_programme_outcome"),
+    ({"cost_coverage_programme_months": False, "cost_coverage_by": ""},
+     "cost_coverage_programme_months"),
     ({"includes_medical_device": True}, "medical_device_ce_marked"),
 ])
 def test_approval_is_refused_when_a_declaration_is_not_made(
     registers, applicant, decider, change: dict, unmet: str,
 ) -> None:
-    application = authorization_apply(provider=applicant, declarations=dataclasses.replace(
+    application = apply_for_first(provider=applicant, declarations=dataclasses.replace(
         Declarations.all_made(), **change))
     checks_pass(registers, applicant)
     authorization_run_checks(application=application)
@@ -236,7 +236,7 @@ def test_approval_is_refused_when_a_declaration_is_not_made(
 
 
 def test_a_ce_marked_medical_device_is_accepted(registers, applicant, decider) -> None:
-    application = authorization_apply(provider=applicant, declarations=dataclasses.replace(
+    application = apply_for_first(provider=applicant, declarations=dataclasses.replace(
         Declarations.all_made(), includes_medical_device=True, medical_device_ce_marked=True))
     checks_pass(registers, applicant)
     authorization_run_checks(application=application)
@@ -316,7 +316,7 @@ def test_a_revoked_provider_may_apply_again(registers, decider) -> None:
     provider = ProviderFactory()
     authorization_decide(provider=provider, decision=DecisionKind.REVOKE, reason="Tax debts.",
                          actor=decider)
-    application = authorization_apply(provider=provider, declarations=Declarations.all_made())
+    application = apply_for_first(provider=provider, declarations=Declarations.all_made())
     checks_pass(registers, provider)
     authorization_run_checks(application=application)
     authorization_decide(provider=provider, decision=DecisionKind.APPROVE, reason="Debts paid.",
@@ -365,5 +365,57 @@ def test_decisions_are_append_only_and_the_database_requires_a_reason(decider) -
 def test_the_database_allows_one_pending_application_per_provider(application) -> None:
     from apps.providers.models import AuthorizationApplication
 
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AuthorizationApplication.objects.create(provider=application.provider)
+    with pytest.raises(IntegrityError,  # PostgreSQL names the constraint, SQLite its column
+                       match="authorization_one_pending_application|\\.provider_id"), \
+            transaction.atomic():
+        AuthorizationApplication.objects.create(provider=application.provider,
+                                                programme=application.programme)
+
+
+# --- Per programme ----------------------------------------------------------------------
+
+
+def test_an_approved_application_offers_its_programme_and_a_further_one_is_applied_for(
+    registers, decider,
+) -> None:
+    from apps.programs.models import Programme
+    from apps.providers.selectors import programmes_not_offered
+    from apps.providers.services import authorization_apply
+    from tests.factories import programme_publish, shipped_definition
+
+    first = Programme.objects.order_by("start_date", "pk").first()
+    second = programme_publish(shipped_definition("loneliness-2027"))
+    provider = ProviderFactory(authorization_status=AuthorizationStatus.PENDING, programmes=[])
+    application = authorization_apply(provider=provider, programme=first,
+                                      declarations=Declarations.all_made())
+    checks_pass(registers, provider)
+    authorization_run_checks(application=application)
+    authorization_decide(provider=provider, decision=DecisionKind.APPROVE, reason="Met.",
+                         actor=decider)
+    assert list(provider.offers.values_list("programme", flat=True)) == [first.pk]
+    assert programmes_not_offered(provider) == [second]
+
+    # Authorized, it applies for the second programme with that programme's declarations;
+    # it stays authorized (for the first) while the application is decided.
+    with pytest.raises(AlreadyAuthorized):
+        authorization_apply(provider=provider, programme=first,
+                            declarations=Declarations.all_made())
+    further = authorization_apply(provider=provider, programme=second,
+                                  declarations=Declarations.all_made())
+    provider.refresh_from_db()
+    assert provider.is_authorized and further.programme == second
+    authorization_decide(provider=provider, decision=DecisionKind.REJECT,
+                         reason="Not for older people.", actor=decider)
+    provider.refresh_from_db()
+    assert provider.is_authorized  # refusing a further programme leaves the first as it was
+    assert list(provider.offers.values_list("programme", flat=True)) == [first.pk]
+
+    again = authorization_apply(provider=provider, programme=second,
+                                declarations=Declarations.all_made())
+    authorization_run_checks(application=again)
+    authorization_decide(provider=provider, decision=DecisionKind.APPROVE, reason="Met.",
+                         actor=decider)
+    provider.refresh_from_db()
+    assert provider.is_authorized
+    assert set(provider.offers.values_list("programme", flat=True)) == {first.pk, second.pk}
+    assert programmes_not_offered(provider) == []
