@@ -176,7 +176,8 @@ class PrepatientSerializer(serializers.Serializer):
     baseline_complete = serializers.BooleanField(help_text="The baseline set (T=0) is "
                                                            "complete.")
     safety_notice_open = serializers.BooleanField(
-        help_text="An HbA1c at or above the care threshold: the prepatient should seek care.")
+        help_text="A value that met a safety check of the programme's definition (a care "
+                  "threshold): the prepatient should seek care.")
 
 
 class FollowUpSerializer(serializers.Serializer):
@@ -289,12 +290,12 @@ class ReferralResultSerializer(serializers.Serializer):
     type = serializers.SlugField(
         max_length=32, required=False,
         help_text="The measurement type code. May be left out when the referral's "
-                  "programme takes one measure from a laboratory (HbA1c for the "
-                  "prediabetes programme).")
+                  "programme takes exactly one measure from a laboratory (its inclusion "
+                  "criteria say which).")
     value = DecimalValueField(help_text="The value in `unit`.")
     unit = serializers.CharField(max_length=16,
-                                 help_text="An accepted unit of the type (HbA1c: mmol/mol "
-                                           "or %).")
+                                 help_text="An accepted unit of the type (e.g. mmol/mol or "
+                                           "% for hba1c, kg/m2 for bmi).")
     taken_on = serializers.DateField()
     sample_id = serializers.CharField(max_length=64, help_text="Your sample ID.")
 

@@ -664,12 +664,13 @@ def _read_referral(data: Any) -> ReferralResult:
 
 
 class ReferralResultView(LabView):
-    """An inclusion sample against a referral code (single use), of the measure the
-    referral's programme takes from a laboratory (for prediabetes, HbA1c).
+    """An inclusion sample against a referral code (single use), of a measure the
+    referral's programme's inclusion criteria take from a laboratory (`type`).
 
     Plain JSON, or a FHIR R4 Observation whose `subject.identifier` has system
-    `urn:prevention:referral-code` and the code as value (for HbA1c LOINC 59261-8 in
-    mmol/mol or 4548-4 in %; % is converted to mmol/mol). Sending the same result again
+    `urn:prevention:referral-code` and the code as value, coded with the measure's
+    LOINC code (e.g. 59261-8 for hba1c in mmol/mol, or 4548-4 in %, converted to
+    mmol/mol). Sending the same result again
     (same code and sample ID) answers 200 `duplicate`.
     """
 
