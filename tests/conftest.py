@@ -7,9 +7,15 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
+from hypothesis import settings as hypothesis_settings
 
 from apps.core.roles import caseworker_group
 from tests.factories import UserFactory
+
+# The property tests check rules, not speed: on a busy machine one example may take
+# longer than Hypothesis's default 200 ms deadline, which would fail a correct rule.
+hypothesis_settings.register_profile("rules", deadline=None)
+hypothesis_settings.load_profile("rules")
 
 # Registry builders (make_candidate, programme, consent_texts) for every app's tests.
 pytest_plugins = ["tests.registry.builders"]

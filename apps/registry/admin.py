@@ -259,7 +259,8 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
             links.append((self._url("register_death", obj.pk), _("Register death…")))
         for sample in inclusion_samples_awaiting_verification(prepatient=obj):
             links.append((self._url("verify_sample", obj.pk, sample.pk),
-                          _("Verify HbA1c of %(date)s…") % {"date": sample.taken_on}))
+                          _("Verify the %(measure)s value of %(date)s…")
+                          % {"measure": sample.measure, "date": sample.taken_on}))
         return [(url, str(label)) for url, label in links]
 
     # Actions
@@ -360,8 +361,8 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
         ]
         return self.action_form_response(
             request, prepatient, form=VerifySampleForm(request.POST or None),
-            title=_("Verify a self-reported HbA1c of %(prepatient)s")
-            % {"prepatient": prepatient},
+            title=_("Verify a self-reported %(measure)s value of %(prepatient)s")
+            % {"measure": sample.measure, "prepatient": prepatient},
             perform=perform, success=_("The value has been verified."),
             details=details)
 

@@ -9,7 +9,7 @@ they name (``add_domain_error``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +127,53 @@ class MeasureField(forms.Field):
         super().validate(value)
         if value is not None and not self.low <= value <= self.high:
             raise ValidationError(self.out_of_range, code="out_of_range")
+
+
+class SelfValueForm(PlainForm):
+    """A value the person measured themselves, of a measure the programme's inclusion
+    takes from them (checked by staff before it decides anything)."""
+
+    measure = forms.ChoiceField(label=_("What you measured"))
+    value = forms.CharField(
+        label=_("Your value"), max_length=20,
+        error_messages={"required": _("Write the value you measured.")},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off",
+                                      "spellcheck": "false", "class": "narrow"}),
+    )
+    taken_on = forms.DateField(
+        label=_("The day you measured it"),
+        help_text=_("For example 2027-02-01."),
+        error_messages={"required": _("Write the day you measured the value."),
+                        "invalid": _("Write the day as YYYY-MM-DD, for example 2027-02-01.")},
+        widget=forms.DateInput(attrs={"type": "date", "class": "narrow"}),
+    )
+
+    def __init__(self, *args: Any, measures: Sequence[tuple[str, str, str]] = (),
+                 **kwargs: Any) -> None:
+        """``measures``: (code, name, unit) of each measure the person may type in."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["measure"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(code, f"{name} ({unit})" if unit else name)
+                         for code, name, unit in measures]
+        self.units = {code: unit for code, _name, unit in measures}
+        if len(measures) == 1:
+            field.widget = forms.HiddenInput()
+            field.initial = measures[0][0]
+            _code, name, unit = measures[0]
+            self.fields["value"].label = (
+                _("Your value: %(measure)s in %(unit)s") % {"measure": name, "unit": unit}
+                if unit else _("Your value: %(measure)s") % {"measure": name})
+
+    def clean_value(self) -> Decimal:
+        text = re.sub(r"\s+", "", str(self.cleaned_data.get("value") or "")).replace(",", ".")
+        unit = self.units.get(str(self.data.get(self.add_prefix("measure"), "")), "")
+        if unit:
+            text = re.sub(rf"{re.escape(unit)}$", "", text, flags=re.IGNORECASE)
+        if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
+            raise ValidationError(_("Write the value as a number, for example 7 500 or 82,5."),
+                                  code="invalid")
+        return Decimal(text)
 
 
 YES, NO = "yes", "no"

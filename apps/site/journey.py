@@ -47,20 +47,25 @@ class WayIn:
     screening_form: bool  # answered through the site's screening form (height, weight…)
     measures: bool  # inclusion reads a value from a laboratory or the person
     step_label: str | Promise  # what the test step is called
+    lab: bool = False  # inclusion reads a laboratory value: a referral code is needed
+    self_measures: tuple[str, ...] = ()  # measures the person may type in themselves
 
 
 def way_in(programme: Programme) -> WayIn:
     terms = programme_terms(programme)
     questionnaires = tuple(screening_questionnaires(programme))
-    sources = [measure for source in (SampleSource.LAB, SampleSource.SELF)
-               for measure in criteria.measures_read(terms.inclusion, source)]
+    # What decides inclusion (a "refer" check only tells a person to seek care).
+    deciding = [check for check in terms.inclusion if check.effect == "require"]
+    from_lab = criteria.measures_read(deciding, SampleSource.LAB)
+    from_self = criteria.measures_read(deciding, SampleSource.SELF)
     label = (definition_text(terms.messages["step.test"]) if "step.test" in terms.messages
              else _("Test"))
     return WayIn(
         questionnaires=questionnaires,
         screening_form=any(questionnaire_items(q) == SCREENING_FORM_ITEMS
                            for q in questionnaires),
-        measures=bool(sources), step_label=label)
+        measures=bool(from_lab or from_self), step_label=label, lab=bool(from_lab),
+        self_measures=tuple(dict.fromkeys(from_self)))
 
 
 def answered(prepatient: Prepatient, way: WayIn | None = None) -> bool:

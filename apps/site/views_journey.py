@@ -44,6 +44,7 @@ from apps.registry.selectors import (
 from apps.registry.services import (
     deciding_sample,
     inclusion_decide,
+    inclusion_sample_record_self,
     prepatient_set_identity,
     referral_issue,
     screening_answer,
@@ -60,6 +61,7 @@ from apps.site.forms_journey import (
     IdentityForm,
     MeasureField,
     QuestionnairePartForm,
+    SelfValueForm,
     add_domain_error,
 )
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
@@ -450,30 +452,74 @@ class ReferralView(SubmitOnceMixin, JourneyView):
                 and prepatient_referred(prepatient=prepatient)
                 and deciding_sample(prepatient) is None)
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        referral = referral_latest(prepatient=self.prepatient)
+    def self_measures(self) -> list[tuple[str, str, str]]:
+        """(code, name, unit) of each measure the person may type in themselves."""
+        way = journey.way_in(self.prepatient.programme)
+        measures = []
+        for code in way.self_measures:
+            kind = measurement_type_by_code(code)
+            measures.append((code, kind.name if kind else code,
+                             kind.canonical_unit if kind else ""))
+        return measures
+
+    def page(self, *, self_form: SelfValueForm | None = None) -> HttpResponse:
+        prepatient = self.prepatient
+        request = self.request
+        way = journey.way_in(prepatient.programme)
+        referral = referral_latest(prepatient=prepatient)
         kept = request.session.pop(REFERRAL_SESSION_KEY, None)
         code = None
-        if (isinstance(kept, dict) and kept.get("prepatient") == self.prepatient.pk
+        if (isinstance(kept, dict) and kept.get("prepatient") == prepatient.pk
                 and referral is not None and kept.get("referral") == referral.pk
                 and referral_is_active(referral)):
             code = kept.get("code")
-        screening = screening_latest(prepatient=self.prepatient)
+        screening = screening_latest(prepatient=prepatient)
+        pending_self = inclusion_sample_pending_self(prepatient=prepatient)
+        measures = self.self_measures()
+        if self_form is None and measures and not pending_self:
+            self_form = SelfValueForm(measures=measures,
+                                      initial={"taken_on": clock.today().isoformat()})
         return self.render_page(
-            code=code, referral=referral,
+            code=code, referral=referral, from_lab=way.lab,
             active=referral_is_active(referral), screening=screening,
             band=risk_band(screening.score) if screening else None,
-            labs=labs_authorized(),
-            self_reported=inclusion_sample_pending_self(prepatient=self.prepatient),
-            step_label=journey.way_in(self.prepatient.programme).step_label,
+            labs=labs_authorized() if way.lab else [],
+            self_reported=pending_self, self_form=self_form,
+            step_label=way.step_label,
         )
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.page()
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("action") == "self_value":
+            return self._self_value()
+        if not journey.way_in(self.prepatient.programme).lab:
+            return redirect("site:referral")  # no laboratory: no code to give
         referral, code = referral_issue(prepatient=self.prepatient)
         request.session[REFERRAL_SESSION_KEY] = {
             "prepatient": self.prepatient.pk, "referral": referral.pk, "code": code,
         }
         messages.success(request, _("Here is your new code. The old code no longer works."))
+        return redirect("site:referral")
+
+    def _self_value(self) -> HttpResponse:
+        measures = self.self_measures()
+        if not measures or inclusion_sample_pending_self(prepatient=self.prepatient):
+            return redirect("site:referral")
+        form = SelfValueForm(self.request.POST, measures=measures)
+        if not form.is_valid():
+            return self.page(self_form=form)
+        data = form.cleaned_data
+        try:
+            inclusion_sample_record_self(prepatient=self.prepatient, measure=data["measure"],
+                                         value=data["value"], taken_on=data["taken_on"])
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.page(self_form=form)
+        messages.success(self.request, _("Thank you. Our staff check your value before it "
+                                         "is used. Sign in again in a few days to see your "
+                                         "result."))
         return redirect("site:referral")
 
 

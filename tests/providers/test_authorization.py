@@ -366,7 +366,7 @@ def test_the_database_allows_one_pending_application_per_provider(application) -
     from apps.providers.models import AuthorizationApplication
 
     with pytest.raises(IntegrityError,  # PostgreSQL names the constraint, SQLite its column
-                       match="authorization_one_pending_application|\\.provider_id"), \
+                       match=r"authorization_one_pending_application|\.provider_id"), \
             transaction.atomic():
         AuthorizationApplication.objects.create(provider=application.provider,
                                                 programme=application.programme)

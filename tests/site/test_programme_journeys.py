@@ -170,3 +170,45 @@ def test_obesity_goes_from_personnummer_to_a_measurement_and_its_result(register
     result = page(client.get("/en/join/result/"))
     assert "You can join the programme" in result and "33.1 kg/m2" in result
     choose_provider(client, prepatient)
+
+
+def test_activity_takes_a_step_count_the_person_types_in_checked_by_staff(
+        register: Any) -> None:
+    from apps.registry.models import InclusionSample, SampleSource
+    from apps.registry.services import inclusion_sample_verify
+
+    client = Client()
+    prepatient = choose_and_join(client, "activity-2027", register(date(1970, 4, 4)))
+    assert client.get("/en/continue/").url.endswith("/join/blood-test/")
+    form = page(client.get("/en/join/blood-test/"))
+    assert "Step count" in form  # the definition's name of the step
+    assert "Your referral code" not in form  # no laboratory: no code
+    assert 'name="action" value="self_value"' in form
+    # A value that is not a number, and one out of the plausible range: named, nothing
+    # saved, what was typed kept.
+    refused = client.post("/en/join/blood-test/", {
+        "once": once(form), "action": "self_value", "measure": "steps",
+        "value": "many", "taken_on": DAY.isoformat()})
+    html = page(refused)
+    assert "Write the value as a number" in html and 'value="many"' in html
+    refused = client.post("/en/join/blood-test/", {
+        "once": once(html), "action": "self_value", "measure": "steps",
+        "value": "900000", "taken_on": DAY.isoformat()})
+    assert refused.status_code == 200 and 'aria-invalid="true"' in page(refused)
+    assert not InclusionSample.objects.filter(prepatient=prepatient).exists()
+    sent = client.post("/en/join/blood-test/", {
+        "once": once(page(refused)), "action": "self_value", "measure": "steps",
+        "value": "3 200", "taken_on": DAY.isoformat()})
+    assert sent.status_code == 302
+    sample = InclusionSample.objects.get(prepatient=prepatient)
+    assert (sample.measure, sample.value, sample.source) == ("steps", 3200, SampleSource.SELF)
+    waiting = page(client.get("/en/join/blood-test/"))
+    assert "Our staff check it before it can be used" in waiting
+    assert 'name="action" value="self_value"' not in waiting  # one value at a time
+    # It decides nothing until a caseworker has checked it.
+    assert client.get("/en/continue/").url.endswith("/join/blood-test/")
+    inclusion_sample_verify(sample=sample, caseworker=UserFactory(is_staff=True),
+                            note="Checked against the step counter's log.")
+    assert client.get("/en/continue/").url.endswith("/join/result/")
+    assert "You can join the programme" in page(client.get("/en/join/result/"))
+    choose_provider(client, prepatient)
