@@ -78,9 +78,10 @@ from apps.registry.selectors import (
     prepatient_referred,
 )
 from apps.registry.signals import prepatient_enrolled
-from prevention_engine import criteria, findrisc, inclusion, units
+from prevention_engine import criteria, inclusion, units
 from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import age_on, end_date, switch_allowed, switch_window_end
+from prevention_engine.findrisc import FamilyHistory
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 REFERRAL_LENGTH = 12
@@ -163,11 +164,18 @@ def screening_submit(
     eats_vegetables_daily: bool,
     antihypertensive_medication: bool,
     high_glucose_history: bool,
-    family_history: findrisc.FamilyHistory,
+    family_history: FamilyHistory,
 ) -> ScreeningResult:
-    """Scores FINDRISC; at or above the threshold a referral code is issued."""
+    """The answers of the site's screening form, kept as a response to the programme's
+    screening questionnaire with exactly the form's items (``SCREENING_FORM_ITEMS``) and
+    scored by that questionnaire's definition; when the programme's referral checks
+    hold, a referral code is issued."""
     if prepatient.birth_date is None or not prepatient.sex:
         raise InvalidTransition(_("Please give your personnummer before the questionnaire."))
+    questionnaire = next((q for q in screening_questionnaires(prepatient.programme)
+                          if questionnaire_items(q) == SCREENING_FORM_ITEMS), None)
+    if questionnaire is None:
+        raise InvalidTransition(_("This programme does not screen with this questionnaire."))
     fields = {"height_cm": height_cm, "weight_kg": weight_kg, "waist_cm": waist_cm}
     bounds = {"height_cm": (100, 250), "weight_kg": (30, 350), "waist_cm": (40, 250)}
     errors = {
@@ -180,32 +188,24 @@ def screening_submit(
         raise InvalidInput(fields=errors)
     age = age_on(prepatient.birth_date, clock.today())
     bmi = units.body_mass_index(weight_kg=weight_kg, height_cm=height_cm)
-    score = findrisc.findrisc_score(findrisc.FindriscAnswers(
-        sex=prepatient.sex, age=age, bmi=bmi, waist_cm=waist_cm,
-        physically_active=physically_active, eats_vegetables_daily=eats_vegetables_daily,
-        antihypertensive_medication=antihypertensive_medication,
-        high_glucose_history=high_glucose_history, family_history=family_history,
-    ))
-    screening = Screening.objects.create(
-        prepatient=prepatient, submitted_at=clock.now(), age=age, height_cm=height_cm,
-        weight_kg=weight_kg, waist_cm=waist_cm, bmi=bmi, physically_active=physically_active,
-        eats_vegetables_daily=eats_vegetables_daily,
-        antihypertensive_medication=antihypertensive_medication,
-        high_glucose_history=high_glucose_history, family_history=family_history.value,
-        score=score,
-    )
-    # The same answers kept as a response to the programme's screening questionnaire
-    # (data), where its items are these answers (SCREENING_FORM_ITEMS).
+    submitted_at = clock.now()
     answers = {"sex": prepatient.sex, "age": age, "bmi": bmi, "waist": waist_cm,
                "physically_active": _yes_no(physically_active),
                "vegetables_daily": _yes_no(eats_vegetables_daily),
                "antihypertensive_medication": _yes_no(antihypertensive_medication),
                "high_glucose_history": _yes_no(high_glucose_history),
                "family_history": family_history.value}
-    for questionnaire in screening_questionnaires(prepatient.programme):
-        if questionnaire_items(questionnaire) == SCREENING_FORM_ITEMS:
-            questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
-                                          answers=answers, submitted_at=screening.submitted_at)
+    response = questionnaire_response_record(prepatient=prepatient, questionnaire=questionnaire,
+                                             answers=answers, submitted_at=submitted_at)
+    # The form's own record (its measures, for the person's page and the export).
+    screening = Screening.objects.create(
+        prepatient=prepatient, submitted_at=submitted_at, age=age, height_cm=height_cm,
+        weight_kg=weight_kg, waist_cm=waist_cm, bmi=bmi, physically_active=physically_active,
+        eats_vegetables_daily=eats_vegetables_daily,
+        antihypertensive_medication=antihypertensive_medication,
+        high_glucose_history=high_glucose_history, family_history=family_history.value,
+        score=response.score,
+    )
     code, referral = None, None
     if prepatient_referred(prepatient=prepatient, screening=screening):
         referral, code = referral_issue(prepatient=prepatient)
