@@ -414,7 +414,7 @@ def safety_notices_of(prepatient: Prepatient) -> QuerySet[SafetyNotice]:
     """The prepatient's safety notices, open or closed, oldest first, with the value that
     raised each."""
     return (SafetyNotice.objects.filter(prepatient=prepatient)
-            .select_related("measurement").order_by("raised_at", "pk"))
+            .select_related("measurement__type").order_by("raised_at", "pk"))
 
 
 def safety_notices_open() -> QuerySet[SafetyNotice]:

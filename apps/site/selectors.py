@@ -445,6 +445,12 @@ def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]
             "ever_high_blood_glucose": s.high_glucose_history,
             "family_history_of_diabetes": s.family_history, "findrisc_score": s.score,
         } for s in prepatient.screenings.order_by("submitted_at", "pk")],
+        "questionnaire_responses": [{
+            "questionnaire": r.questionnaire.code, "version": r.questionnaire.version,
+            "submitted": _iso(r.submitted_at), "answers": r.answers, "score": r.score,
+            "band": r.band or None, "source": r.source,
+        } for r in prepatient.questionnaire_responses.select_related("questionnaire")
+            .order_by("submitted_at", "pk")],
         "inclusion_samples": [{
             "measure": s.measure, "value": s.value, "taken_on": _iso(s.taken_on),
             "received": _iso(s.received_at), "source": s.source,
@@ -467,7 +473,9 @@ def personal_data_export(*, prepatient: Prepatient, user: Any) -> dict[str, Any]
         } for f in followup_dues_of(prepatient)],
         "safety_notices": [{
             "raised": _iso(n.raised_at), "value_taken_on": _iso(n.measurement.taken_on),
-            "hba1c_mmol_mol": n.measurement.value, "you_were_told": _iso(n.prepatient_notified_at),
+            "measure": n.measurement.type.code, "value": n.measurement.value,
+            "unit": n.measurement.type.canonical_unit,
+            "you_were_told": _iso(n.prepatient_notified_at),
             "closed": n.closed_by_id is not None,
         } for n in safety_notices_of(prepatient)],
         "listings": [{

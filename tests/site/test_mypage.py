@@ -386,6 +386,10 @@ def test_the_download_holds_everything_about_the_person(history, providers, capl
     assert data["state"] == "excluded" and data["enrolled_on"] == "2026-08-03"
     # The FINDRISC definition scores a woman with a 95 cm waist 15.
     assert data["screenings"][0]["findrisc_score"] == 15
+    # The same answers as a response to the programme's screening questionnaire.
+    (response_row,) = data["questionnaire_responses"]
+    assert (response_row["questionnaire"], response_row["score"]) == ("findrisc", 15)
+    assert response_row["answers"]["waist"] == "95"
     assert (data["inclusion_samples"][0]["measure"],
             data["inclusion_samples"][0]["value"]) == ("hba1c", "44.000")
     hba1c = [m for m in data["measurements"] if m["type"] == "hba1c"]
@@ -443,3 +447,15 @@ def test_the_demo_login_has_a_meaningful_my_page(demo) -> None:
     assert "Hälsocoachen Järva AB" in html
     assert "You can switch to another provider until" in html
     assert 'id="outcome-hba1c-data"' in html and "43.5" in html
+
+
+def test_the_download_names_the_measure_of_a_safety_notice(history) -> None:
+    record(history, date(2026, 11, 1), [("hba1c", "49", "mmol/mol")],
+           reporter=Reporter.for_lab("Unilabs"))
+    client = signed_in(history)
+    with clock.travel_to(date(2026, 11, 10)):
+        data = json.loads(client.get("/en/me/data/?download=json").content)
+    (notice,) = data["safety_notices"]
+    assert (notice["measure"], notice["value"], notice["unit"]) == ("hba1c", "49.000",
+                                                                    "mmol/mol")
+    assert notice["value_taken_on"] == "2026-11-01"
