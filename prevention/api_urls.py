@@ -11,6 +11,7 @@ from apps.api.views import (
     PrepatientDetailView,
     PrepatientListView,
     PrepatientMeasurementsView,
+    PrepatientQuestionnaireResponsesView,
     ReferralResultView,
     WhoAmIView,
 )
@@ -29,6 +30,9 @@ urlpatterns = [
     path("prepatients/<str:pseudonym>/", PrepatientDetailView.as_view(), name="prepatient"),
     path("prepatients/<str:pseudonym>/measurements/", PrepatientMeasurementsView.as_view(),
          name="prepatient-measurements"),
+    path("prepatients/<str:pseudonym>/questionnaire-responses/",
+         PrepatientQuestionnaireResponsesView.as_view(),
+         name="prepatient-questionnaire-responses"),
     path("measurements/", MeasurementUploadView.as_view(), name="measurements"),
     path("events/", EventsView.as_view(), name="events"),
     path("overdue/", OverdueView.as_view(), name="overdue"),

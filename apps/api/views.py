@@ -77,7 +77,11 @@ from apps.providers.models import Lab, Provider, Scope
 from apps.providers.selectors import provider_events
 from apps.registry.errors import PrepatientNotFound
 from apps.registry.models import InclusionSample, Prepatient
-from apps.registry.selectors import prepatients_by_pseudonym, switch_window_end_of
+from apps.registry.selectors import (
+    prepatients_by_pseudonym,
+    questionnaire_responses_fhir,
+    switch_window_end_of,
+)
 from apps.registry.services import inclusion_sample_receive_lab
 
 # --- Parsing and negotiation ----------------------------------------------------------
@@ -347,6 +351,30 @@ class PrepatientMeasurementsView(ProviderListView):
             "superseded": m.superseded,
             "corrects": m.supersedes_id,
         } for m in page], many=True).data)
+
+
+class PrepatientQuestionnaireResponsesView(ProviderReadView):
+    """A prepatient's answers to the programme's questionnaires, newest first, as a FHIR R4
+    `Bundle` of `QuestionnaireResponse` resources: the person by programme ID only
+    (`subject.identifier`, system `urn:prevention:programme-id`), the questionnaire as
+    `urn:prevention:questionnaire:<code>|<version>`, each answer a `valueCoding` (a
+    choice) or `valueDecimal`, and the score in the extension
+    `urn:prevention:questionnaire-score`."""
+
+    @extend_schema(
+        operation_id="prepatients_questionnaire_responses", tags=PROVIDERS,
+        parameters=[PSEUDONYM],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT,
+                                        description="A FHIR R4 Bundle (searchset)."),
+                   404: NOT_VISIBLE, **AUTH_ERRORS},
+    )
+    def get(self, request: Request, pseudonym: str) -> Response:
+        prepatient = _visible(request, pseudonym)
+        bundle = questionnaire_responses_fhir(prepatient)
+        record_access(subject=prepatient, purpose=AccessPurpose.CARE,
+                      organisation=caller_of(request).organisation_label,
+                      what="api questionnaire responses")
+        return Response(bundle)
 
 
 # --- Events, overdue, dashboard ----------------------------------------------------------------

@@ -376,6 +376,17 @@ def recent_comments(provider: Provider, *, limit: int = 10) -> list[ProviderRati
                 .order_by("-updated_at", "-pk").only("stars", "comment", "updated_at")[:limit])
 
 
+def questionnaire_responses_fhir(prepatient: Prepatient) -> dict[str, Any]:
+    """The person's questionnaire responses, newest first, as a FHIR R4 ``Bundle`` of
+    ``QuestionnaireResponse`` resources (two queries)."""
+    responses = (QuestionnaireResponse.objects.filter(prepatient=prepatient)
+                 .select_related("questionnaire", "prepatient")
+                 .order_by("-submitted_at", "-pk"))
+    entries = [{"resource": questionnaire_response_fhir(response)} for response in responses]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+            "entry": entries}
+
+
 def questionnaire_response_fhir(response: QuestionnaireResponse) -> dict[str, Any]:
     """A response as a FHIR R4 ``QuestionnaireResponse``: the person by their programme
     ID only, the questionnaire by its code and version, each answer a coding (a choice)

@@ -119,3 +119,32 @@ def test_a_providers_keys_follow_its_authorization(
         assert response.status_code == 401
         assert response.json()["error"]["message"] == (
             "The provider's authorization is revoked; its API keys no longer work.")
+
+
+def test_questionnaire_responses_come_as_a_fhir_bundle_to_the_listed_provider_only(
+    personas: Personas, prepatient_a: Prepatient,
+) -> None:
+    from apps.core.models import AccessLogEntry
+    from apps.registry.models import QuestionnaireResponse
+
+    path = f"/api/v1/prepatients/{prepatient_a.pseudonym}/questionnaire-responses/"
+    response = personas.client("provider_a").get(path)
+    assert response.status_code == 200
+    bundle = response.json()
+    stored = list(QuestionnaireResponse.objects.filter(prepatient=prepatient_a))
+    assert stored, "the candidate answered the programme's screening questionnaire"
+    assert (bundle["resourceType"], bundle["type"], bundle["total"]) == (
+        "Bundle", "searchset", len(stored))
+    resource = bundle["entry"][0]["resource"]
+    assert resource["resourceType"] == "QuestionnaireResponse"
+    assert resource["subject"]["identifier"] == {"system": "urn:prevention:programme-id",
+                                                 "value": prepatient_a.pseudonym}
+    assert resource["questionnaire"] == (f"urn:prevention:questionnaire:"
+                                         f"{stored[0].questionnaire.code}|"
+                                         f"{stored[0].questionnaire.version}")
+    assert resource["extension"][0]["valueInteger"] == stored[0].score
+    assert not IDENTIFYING & set(resource)
+    assert prepatient_a.personnummer not in response.content.decode()
+    assert AccessLogEntry.objects.filter(what="api questionnaire responses").count() == 1
+    # Another provider does not see the person at all.
+    assert personas.client("provider_b").get(path).status_code == 404

@@ -14,6 +14,7 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/prepatients/"),
     ("get", "/api/v1/prepatients/{pseudonym}/"),
     ("get", "/api/v1/prepatients/{pseudonym}/measurements/"),
+    ("get", "/api/v1/prepatients/{pseudonym}/questionnaire-responses/"),
     ("post", "/api/v1/measurements/"),
     ("get", "/api/v1/events/"),
     ("get", "/api/v1/overdue/"),
