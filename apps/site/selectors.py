@@ -61,6 +61,7 @@ from apps.registry.selectors import (
 from apps.registry.services import deciding_sample, inclusion_decide
 from apps.site.forms_marketplace import Coach, Delivery
 from apps.site.models import FormSubmission, QuestionnaireDraft
+from apps.site.words import goal_words
 from prevention_engine import followup
 from prevention_engine import questionnaire as questionnaire_rules
 from prevention_engine.dates import switch_window_end, switch_window_open
@@ -131,6 +132,28 @@ def programme_cards(language: str) -> list[ProgrammeCard]:
             phase=recruitment_phase(programme, clock.today()), opens_on=programme.start_date,
             months=terms.timeline.programme_months))
     return cards
+
+
+@dataclass(frozen=True)
+class ProgrammeAbout:
+    name: str
+    description: str
+    months: int
+    interval: int  # months between follow-ups
+    goals: list[str]  # each outcome criterion: "<measure> <goal in words>"
+
+
+def programme_about(programme: Programme, language: str) -> ProgrammeAbout:
+    """The about page's facts of a programme: its current definition's words."""
+    terms = programme_terms(programme)
+    lang = language if language in terms.name else "sv"
+    names = measurement_type_names({c.measure for c in terms.outcome.criteria})
+    return ProgrammeAbout(
+        name=terms.name[lang], description=terms.description[lang],
+        months=terms.timeline.programme_months,
+        interval=terms.timeline.followup_interval_months,
+        goals=[f"{names.get(c.measure, c.measure)}: {goal_words(c)}"
+               for c in terms.outcome.criteria])
 
 
 def may_answer_questionnaire(prepatient: Prepatient) -> bool:

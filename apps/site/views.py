@@ -30,13 +30,18 @@ class StartView(TemplateView):
 
 
 class AboutView(TemplateView):
-    """About the programme, who sees which data, and how to leave."""
+    """About the programme (the chosen one, in its definition's words), who sees which
+    data, and how to leave."""
 
     template_name = "site/about.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["programme"] = journey.current_programme(self.request)
+        programme = journey.current_programme(self.request)
+        language = translation.get_language() or "sv"
+        context.update(programme=programme, programmes_open=len(selectors.programmes_open()),
+                       about=selectors.programme_about(programme, language)
+                       if programme is not None else None)
         return context
 
 

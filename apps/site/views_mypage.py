@@ -19,9 +19,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import translation
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from apps.consent.models import ConsentAction, ConsentEvent, ConsentKind
@@ -43,6 +42,7 @@ from apps.site import selectors, services
 from apps.site.forms_marketplace import ResearchConsentForm, WithdrawConsentForm
 from apps.site.mixins import PrepatientMixin, SubmitOnceMixin
 from apps.site.views_marketplace import NeverCacheMixin, long_date, step_url
+from apps.site.words import goal_words
 from prevention_engine.dates import switch_window_end
 from prevention_engine.model import Criterion
 
@@ -78,28 +78,6 @@ class OutcomeChart:
     # the measurement catalogue's)
     rows: list[OutcomeRow]
     chart: dict[str, Any] | None
-
-
-# The comparison of a criterion in words, by ``compare`` then ``op``.
-_VALUE_GOAL = {"lt": gettext_lazy("below %(threshold)s %(unit)s"),
-               "le": gettext_lazy("at most %(threshold)s %(unit)s"),
-               "gt": gettext_lazy("above %(threshold)s %(unit)s"),
-               "ge": gettext_lazy("at least %(threshold)s %(unit)s")}
-_CHANGE_GOAL = {
-    "lt": gettext_lazy("a change of less than %(threshold)s %(unit)s from your first value"),
-    "le": gettext_lazy("a change of at most %(threshold)s %(unit)s from your first value"),
-    "gt": gettext_lazy("a change of more than %(threshold)s %(unit)s from your first value"),
-    "ge": gettext_lazy("a change of at least %(threshold)s %(unit)s from your first value"),
-}
-
-
-def goal_words(criterion: Criterion) -> str:
-    """What the criterion asks of the person's value, in the reader's language."""
-    unit = "%" if criterion.compare == "percent_change" else criterion.unit
-    unit = "" if unit == "score" else unit
-    words = _VALUE_GOAL if criterion.compare == "value" else _CHANGE_GOAL
-    return (str(words[criterion.op]) % {"threshold": number_format(criterion.threshold),
-                                        "unit": unit}).strip()
 
 
 def outcome_rows(prepatient: Prepatient, measure: str,

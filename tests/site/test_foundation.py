@@ -102,6 +102,10 @@ def test_the_about_page_explains_data_and_leaving_in_both_languages(client: Clie
     assert swedish.status_code == english.status_code == 200
     assert b'lang="sv"' in swedish.content
     assert b"Who sees your data" in english.content
+    # The programme in its definition's words, its goal from its outcome criteria.
+    page = english.content.decode()
+    assert "Prediabetes" in page and "HbA1c: below 42 mmol/mol" in page
+    assert "Free for you, every 3 months" in page and "24 months" in page
 
 
 def test_the_language_switch_posts_this_page_in_the_other_language(client: Client) -> None:
