@@ -13,31 +13,33 @@ provider's trend holds?", and sets the societal savings of those outcomes
    computed on the same day. Successes and failures count as they are; excluded
    prepatients (deceased, no baseline) are attributed to nobody and left out.
 2. **Quarterly trend** per provider (``quarterly_trend``, one GROUP BY in the
-   database): the mean of the current (not superseded) laboratory values of the
-   outcome measure per quarter since enrollment (``selectors``' whole-month
-   quarters: quarter 0 holds the baseline, quarter 8 starts at 24 months),
-   quarters 0 … 8. Every such value counts; the schedule gives about one per
-   quarter (the baseline and the first follow-up set may both fall in quarter
-   0). Taking only each person's latest value per quarter would need a window
-   function and doubled the time at 30,000 prepatients. A prepatient counts when
-   enrolled on or before ``as_of``, with a complete baseline set and not dead by
-   their end date (i.e. when the rules attribute them at all), for the provider
-   listed on ``as_of``: the rules' attribution of a pending prepatient, and of a
-   decided one too, as only active prepatients can switch and only in their
-   first 18 months. Values after ``as_of`` are not seen.
+   database): the mean of the current (not superseded) values of the outcome
+   measure, from the sources its criterion counts, per quarter since enrollment
+   (``selectors``' whole-month quarters: quarter 0 holds the baseline), quarters
+   0 … the outcome quarter (the programme's months / 3; 8 for 24 months). Every
+   such value counts; the schedule gives about one per quarter (the baseline and
+   the first follow-up set may both fall in quarter 0). Taking only each person's
+   latest value per quarter would need a window function and doubled the time at
+   30,000 prepatients. A prepatient counts when enrolled on or before ``as_of``,
+   with a complete baseline set and not dead by their end date (i.e. when the
+   rules attribute them at all), for the provider listed on ``as_of``: the rules'
+   attribution of a pending prepatient, and of a decided one too, as only active
+   prepatients can switch and only in their switching window. Values after
+   ``as_of`` are not seen.
 3. **Mean quarterly change** of a provider: the average, over every pair of
    consecutive quarters that both have a mean, of ``mean(q + 1) − mean(q)``
    (with no gaps this is ``(last mean − first mean) / quarters between``). A
    provider without two consecutive quarters uses the programme's change
    (the same computed on the pooled quarterly means of all providers); failing
    that, no change (0).
-4. **Projection of a pending prepatient**: their latest current laboratory
-   value taken on or after enrollment (and on or before ``as_of``), plus the
-   provider's mean quarterly change × the quarters remaining (8 minus the
-   quarter the value was taken in, at least 0), rounded half-up to one decimal
-   as outcome values are stored. Projected below the outcome target → an
-   expected success. A pending prepatient with no laboratory value since
-   enrollment is not expected to succeed.
+4. **Projection of a pending prepatient**: their latest current value of the
+   outcome measure from a counted source, taken on or after enrollment (and on
+   or before ``as_of``), plus the provider's mean quarterly change × the quarters
+   remaining (the outcome quarter minus the quarter the value was taken in, at
+   least 0), rounded half-up to one decimal as outcome values are stored.
+   Projected to meet the criterion (the value itself, or its change from the
+   baseline value, as the criterion compares) → an expected success. A pending
+   prepatient with no such value since enrollment is not expected to succeed.
 5. **Expected payout**: ``settle_counts`` with expected successes =
    decided + projected successes out of the same attributed ``N`` (floor,
    ceiling and minimum apply), summed over providers.
@@ -72,7 +74,7 @@ from django.db.models import (
 )
 
 from apps.core import clock
-from apps.measurements.models import Measurement, ReporterKind
+from apps.measurements.models import SOURCE_OF, Measurement
 from apps.measurements.selectors import (
     MONTHS_PER_QUARTER,
     measurement_type_by_code,
@@ -90,6 +92,7 @@ from apps.settlements.savings import (
     parameters_of,
     savings_per_success,
 )
+from prevention_engine import arithmetic
 from prevention_engine.arithmetic import TWO_PLACES
 from prevention_engine.evaluation import value_in
 from prevention_engine.interchange import ProviderIn, recompute
@@ -100,6 +103,7 @@ from prevention_engine.model import (
     ProviderSettlement,
     Result,
     Rules,
+    Sample,
 )
 from prevention_engine.settlement import settle_counts
 
@@ -111,20 +115,32 @@ TOTAL: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_plac
 
 @dataclass(frozen=True)
 class Target:
-    """The programme's first outcome criterion: what the charts and projections follow."""
+    """The programme's first outcome criterion: what the charts and projections follow
+    (its measure from the sources it counts, compared as it compares)."""
 
     measure: str
     unit: str
     op: str
     threshold: Decimal
+    sources: frozenset[str] = frozenset({"lab"})
+    compare: str = "value"  # "value", "change" or "percent_change" from the baseline
 
     @classmethod
     def of(cls, rules: Rules) -> Target:
         first = rules.criteria[0]
-        return cls(first.measure, first.unit, first.op, first.threshold)
+        return cls(first.measure, first.unit, first.op, first.threshold,
+                   frozenset(first.sources), first.compare)
 
-    def met(self, value: Decimal) -> bool:
-        return OPERATORS[self.op](value, self.threshold)
+    def met(self, value: Decimal, baseline: Decimal | None = None) -> bool:
+        """Whether ``value`` (in the criterion's unit) meets it; a change is measured
+        from ``baseline`` (none: not met)."""
+        if self.compare == "value":
+            return OPERATORS[self.op](value, self.threshold)
+        if baseline is None or (self.compare == "percent_change" and not baseline):
+            return False
+        quantity = (arithmetic.change(value, baseline) if self.compare == "change"
+                    else arithmetic.percent_change(value, baseline))
+        return OPERATORS[self.op](quantity, self.threshold)
 
 
 @dataclass(frozen=True)
@@ -300,6 +316,8 @@ def quarterly_trend(programme: Programme, as_of: date) -> dict[int, list[Quarter
     outcome = measurement_type_by_code(programme.outcome_measure)
     if outcome is None:
         return {}
+    criterion = programme.criteria[0]  # the current version's first outcome criterion
+    reporters = [kind for kind, source in SOURCE_OF.items() if source in criterion.sources]
     listed_on = (Listing.objects
                  .filter(prepatient_id=OuterRef("prepatient_id"), valid_from__lte=as_of)
                  .order_by("-valid_from", "-id").values("provider_id")[:1])
@@ -310,7 +328,7 @@ def quarterly_trend(programme: Programme, as_of: date) -> dict[int, list[Quarter
             .filter(prepatient__programme=programme, prepatient__enrolled_on__lte=as_of,
                     prepatient__followups__index=0,
                     prepatient__followups__completed_at__isnull=False,
-                    type_id=outcome.pk, reporter_kind=ReporterKind.LAB,
+                    type_id=outcome.pk, reporter_kind__in=reporters,
                     superseded_by__isnull=True, taken_on__lte=as_of,
                     taken_on__gte=F("prepatient__enrolled_on"))
             .filter(Q(death__isnull=True) | Q(death__on__gt=F("prepatient__end_date")))
@@ -359,11 +377,13 @@ def quarter_since(enrolled_on: date, taken_on: date) -> int:
 
 def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: Rules,
             target_quarter: int) -> Projection:
-    """The pending prepatient's value at the outcome point, from their latest lab value."""
+    """The pending prepatient's value at the outcome point, from their latest value of
+    the outcome measure from a source the criterion counts; a change is measured from
+    their baseline value."""
     target = Target.of(rules)
     latest = None
     for sample in prepatient.measurements:  # ordered by date, then database id
-        if (sample.measure == target.measure and sample.source == "lab"
+        if (sample.measure == target.measure and sample.source in target.sources
                 and sample.taken_on >= prepatient.enrolled_on):
             latest = sample
     if latest is None:
@@ -377,7 +397,20 @@ def project(prepatient: PrepatientIn, provider: str, change: Decimal, rules: Rul
     return Projection(id=prepatient.id, provider=provider, latest_value=value,
                       latest_taken_on=latest.taken_on, quarter=quarter,
                       quarters_remaining=remaining, change=change, projected=projected,
-                      expected_success=target.met(projected))
+                      expected_success=target.met(projected, _baseline(prepatient, rules,
+                                                                       target)))
+
+
+def _baseline(prepatient: PrepatientIn, rules: Rules, target: Target) -> Decimal | None:
+    """The prepatient's baseline value of the target's measure in its unit (None when it
+    compares values, or there is none)."""
+    if target.compare == "value" or prepatient.baseline is None:
+        return None
+    given = prepatient.baseline.values.get(target.measure)
+    if given is None:
+        return None
+    return value_in(rules, Sample(target.measure, given.value, given.text, given.unit,
+                                  prepatient.baseline.on, "baseline"), target.unit)
 
 
 # --- The forecast -------------------------------------------------------------------------

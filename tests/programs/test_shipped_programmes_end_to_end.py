@@ -156,3 +156,34 @@ def test_activity_takes_a_checked_step_count_and_pays_for_steps_and_a_smaller_wa
     settled_as_expected(activity, {active.pseudonym: ("success", "target_met"),
                                    idle.pseudonym: ("failure", "target_not_met:steps")},
                         tmp_path)
+
+
+def test_the_obesity_forecast_follows_provider_weights_and_their_change_from_baseline(
+        journey: Any) -> None:
+    """The forecast reads the criterion: weights reported by the provider count, and
+    success is a 5 % loss from the person's own baseline, not a weight below 5."""
+    from apps.settlements.forecast import forecast_programme
+    from prevention_engine.dates import add_months
+
+    obesity = journey("obesity-2027")
+    people = []
+    for born, bmi in ((date(1975, 5, 10), "32.5"), (date(1968, 9, 2), "35.0")):
+        person = obesity.person(born=born, on=SIGN_UP)
+        obesity.lab_result(person, "bmi", bmi, "kg/m2", on=SIGN_UP)
+        people.append(obesity.enroll(person, on=ENROLL))
+    losing, slow = people
+    rest = [("waist", "112", "cm"), ("bp_systolic", "135", "mm[Hg]"),
+            ("bp_diastolic", "85", "mm[Hg]")]
+    for person, weights in ((losing, ("100.0", "97.0", "94.0")),
+                            (slow, ("100.0", "99.5", "99.0"))):
+        for month, weight in zip((0, 3, 6), weights, strict=True):
+            obesity.values(person, add_months(ENROLL, month), [("weight", weight, "kg"), *rest])
+    with clock.travel_to(add_months(ENROLL, 6)):
+        result = forecast_programme(obesity.programme)
+    (provider,) = result.providers
+    # Quarter means 100, 98.25, 96.5: −1.75 a quarter, two quarters to go.
+    assert provider.quarterly_change == Decimal("-1.75")
+    projected = {p.id: (p.projected, p.expected_success) for p in result.projections}
+    assert projected[losing.pseudonym] == (Decimal("90.5"), True)  # −9.5 % from 100
+    assert projected[slow.pseudonym] == (Decimal("95.5"), False)  # −4.5 %
+    assert provider.expected_successes == 1
