@@ -62,9 +62,9 @@ from apps.registry.services import deciding_sample, inclusion_decide
 from apps.site.forms_marketplace import Coach, Delivery
 from apps.site.models import FormSubmission, QuestionnaireDraft
 from apps.site.words import goal_words
-from prevention_engine import followup
+from prevention_engine import criteria, followup
 from prevention_engine import questionnaire as questionnaire_rules
-from prevention_engine.dates import switch_window_end, switch_window_open
+from prevention_engine.dates import age_on, switch_window_end, switch_window_open
 from prevention_engine.definition import ProgrammeDefinition
 from prevention_engine.inclusion import recruitment_phase
 from prevention_engine.model import Criterion
@@ -118,19 +118,35 @@ class ProgrammeCard:
     phase: str
     opens_on: Any
     months: int
+    fits_age: bool | None = None  # by its inclusion's age limits; None: age not known
 
 
-def programme_cards(language: str) -> list[ProgrammeCard]:
+def known_birth_date(user: Any) -> date | None:
+    """The birth date the person's personnummer gave, in any programme (None for a
+    visitor or before the personnummer)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (Prepatient.objects.filter(user=user, birth_date__isnull=False)
+            .values_list("birth_date", flat=True).first())
+
+
+def programme_cards(language: str, birth_date: date | None = None) -> list[ProgrammeCard]:
     """What the site says about each open programme, in ``language``: the definition's
-    own name and description."""
+    own name and description, and, where the person's age is known, whether its age
+    limits admit them."""
     cards = []
+    today = clock.today()
     for programme in programmes_open():
         terms = programme_terms(programme)
         lang = language if language in terms.name else "sv"
+        ages = [check.condition for check in terms.inclusion
+                if check.effect == "require" and check.condition.subject == "age"]
+        fits = (None if birth_date is None else
+                criteria.all_hold(ages, criteria.Facts(age=age_on(birth_date, today))))
         cards.append(ProgrammeCard(
             programme=programme, name=terms.name[lang], description=terms.description[lang],
-            phase=recruitment_phase(programme, clock.today()), opens_on=programme.start_date,
-            months=terms.timeline.programme_months))
+            phase=recruitment_phase(programme, today), opens_on=programme.start_date,
+            months=terms.timeline.programme_months, fits_age=fits))
     return cards
 
 

@@ -579,7 +579,9 @@ class ProgrammesView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chosen = journey.current_programme(self.request)
-        context.update(cards=selectors.programme_cards(translation.get_language() or "sv"),
+        context.update(cards=selectors.programme_cards(
+                           translation.get_language() or "sv",
+                           selectors.known_birth_date(self.request.user)),
                        chosen=chosen)
         return context
 

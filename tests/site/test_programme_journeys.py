@@ -212,3 +212,17 @@ def test_activity_takes_a_step_count_the_person_types_in_checked_by_staff(
     assert client.get("/en/continue/").url.endswith("/join/result/")
     assert "You can join the programme" in page(client.get("/en/join/result/"))
     choose_provider(client, prepatient)
+
+
+def test_once_the_age_is_known_programmes_outside_its_limits_say_so(register: Any) -> None:
+    client = Client()
+    choose_and_join(client, "obesity-2027", register(date(1975, 5, 5)))  # 51 years old
+    listing = page(client.get("/en/join/programmes/"))
+    cards = dict(re.findall(r'<h2 id="programme-([a-z0-9-]+)">.*?</h2>(.*?)</li>', listing,
+                            re.S))
+    assert "not for you" in cards["loneliness-2027"]  # 65 or older
+    assert 'value="loneliness-2027"' not in cards["loneliness-2027"]
+    assert "not for you" not in cards["obesity-2027"]
+    assert 'value="obesity-2027"' in cards["obesity-2027"]
+    # A visitor, whose age is not known, may choose any of them.
+    assert "not for you" not in page(Client().get("/en/join/programmes/"))
