@@ -3,7 +3,8 @@ measurement decides) and loneliness (a questionnaire decides).
 
 A person walks from the start page, where each programme open to join is shown in its
 definition's own words, through choosing it, sign-up and the confirmation email,
-consent to that programme's text, the personnummer, what the programme's definition
+consent to that programme's text, the personnummer (after which the programmes page
+says which programmes' age limits leave the person out), what the programme's definition
 asks (the obesity programme's measurement reported over the real lab API; the
 loneliness programme's UCLA-3 questions), the result, the marketplace of that
 programme's providers only, and My page with the programme's own outcome measure,
@@ -240,8 +241,16 @@ def test_obesity_from_the_start_page_to_my_page(in_2027: None, page: Page, base_
     # No questionnaire: the measurement the definition names comes next.
     terms = programme_terms(Programme.objects.get(code="obesity-2027"))
     step = terms.messages["step.test"][lang]
-    follow(page, page.locator("main").get_by_role(
-        "link", name=translated(lang, "Continue"), exact=True))
+    # Now that the age is known, the programmes page says which are not for this person.
+    page.goto(base_url + site_path(lang, "/join/programmes/"))
+    check_page(page, name="programmes, age known", lang=lang)
+    lonely = page.locator("main ul.programme-cards > li").filter(
+        has=page.get_by_role("heading", name=programme_name("loneliness-2027", lang),
+                             exact=True))
+    assert translated(lang, "By its age limits this programme is not for you.") in (
+        lonely.inner_text())
+    assert lonely.get_by_role("button").count() == 0
+    page.goto(base_url + site_path(lang, "/continue/"))
     assert_on(page, lang, "/join/blood-test/")
     check_page(page, name="measurement", lang=lang)
     assert page.locator("h1").inner_text().strip() == step
