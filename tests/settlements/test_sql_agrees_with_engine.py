@@ -149,13 +149,18 @@ def _listings(data: Any, prepatient: Prepatient, providers: list[tuple[Any, date
     Listing.objects.create(prepatient=prepatient, provider=current, valid_from=enrolled,
                            reason="initial", created_at=BEFORE)
     day = enrolled
+    recorded = BEFORE
     for _ in range(data.draw(st.integers(0, 2))):
         day = day + timedelta(days=data.draw(st.integers(1, 400)))
         if day > window_end and (lost is None or lost > day):
             break  # the registry refuses a late switch from an authorized provider
         current, lost = data.draw(st.sampled_from(providers))
+        # Switches are recorded in the order they happen: after one recorded past the
+        # cutoff, every later one is too (else the file would skip a listing the
+        # registry judged the next switch by).
+        recorded = AFTER if recorded == AFTER else _moment(data)
         Listing.objects.create(prepatient=prepatient, provider=current, valid_from=day,
-                               reason="switch", created_at=_moment(data))
+                               reason="switch", created_at=recorded)
 
 
 def _value(data: Any, prepatient: Prepatient, measure: str, taken_on: date,
