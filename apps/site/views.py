@@ -21,12 +21,12 @@ class StartView(TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(programme=journey.current_programme(self.request),
+        programme = journey.current_programme(self.request)
+        context.update(programme=programme,
                        cards=selectors.programme_cards(
                            translation.get_language() or "sv",
                            selectors.known_birth_date(self.request.user)),
-                       chosen=(journey.current_programme(self.request)
-                               if journey.PROGRAMME_SESSION_KEY in self.request.session
+                       chosen=(programme if journey.PROGRAMME_SESSION_KEY in self.request.session
                                else None))
         return context
 

@@ -12,8 +12,11 @@ sign-up is read from ``django.core.mail.outbox``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,3 +373,17 @@ def sign_up_and_confirm(
     if shots is not None:
         shots.take(page, "confirm-email")
     press_main_submit(page)
+
+
+def api_post(base_url: str, path: str, key: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """POSTs JSON to the live server's real API (http only)."""
+    assert base_url.startswith("http://"), base_url
+    request = urllib.request.Request(  # noqa: S310 - the live server's own address
+        f"{base_url}/api/v1/{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json",
+                 "Accept-Language": "en"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the live server
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")

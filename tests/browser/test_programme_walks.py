@@ -18,10 +18,7 @@ at WCAG 2.1 AA, no sideways scrolling at 320 px) and photographed
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,6 +35,7 @@ from apps.registry.models import Listing, Prepatient, PrepatientState
 from tests.browser.helpers import (
     LANGUAGES,
     Screenshots,
+    api_post,
     check_page,
     label,
     path_of,
@@ -104,20 +102,6 @@ def assert_on(page: Page, lang: str, path: str) -> None:
 
 def programme_name(code: str, lang: str) -> str:
     return str(programme_terms(Programme.objects.get(code=code)).name[lang])
-
-
-def api_post(base_url: str, path: str, key: str, body: dict[str, Any]) -> tuple[int, Any]:
-    """POSTs JSON to the live server's real API (http only)."""
-    assert base_url.startswith("http://"), base_url
-    request = urllib.request.Request(  # noqa: S310 - the live server's own address
-        f"{base_url}/api/v1/{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json",
-                 "Accept-Language": "en"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the live server
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 def choose_on_the_start_page(page: Page, base_url: str, lang: str, code: str,

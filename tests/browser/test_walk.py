@@ -20,10 +20,7 @@ data's history, and the switch on the day after.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -57,6 +54,7 @@ from tests.browser.helpers import (
     LANGUAGES,
     PHONE,
     Screenshots,
+    api_post,
     check_page,
     fill_sign_in,
     is_signed_in,
@@ -216,17 +214,9 @@ def assert_on(page: Page, lang: str, path: str) -> None:
 
 
 def lab_result(base_url: str, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """POSTs a referral result to the real lab API of the live server (http only)."""
-    assert base_url.startswith("http://"), base_url
-    request = urllib.request.Request(  # noqa: S310 - the live server's own address
-        base_url + "/api/v1/lab/referral-results/", data=json.dumps(body).encode(),
-        method="POST", headers={"Authorization": f"Api-Key {key}",
-                                "Content-Type": "application/json", "Accept-Language": "en"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the live server
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    """POSTs a referral result to the real lab API of the live server."""
+    status, answer = api_post(base_url, "lab/referral-results/", key, body)
+    return status, answer
 
 
 # --- The walk -------------------------------------------------------------------------------
