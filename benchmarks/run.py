@@ -1,11 +1,13 @@
 """Runs the benchmarks on a dedicated PostgreSQL database (``make bench``).
 
-    .venv/bin/python benchmarks/run.py [--sizes 30000,300000] [--seed 1]
+    .venv/bin/python benchmarks/run.py [--scenario all] [--sizes 30000,300000] [--seed 1]
                                        [--database-url postgres://…]
     .venv/bin/python benchmarks/run.py --services [--prepatients 30000] [--workers 2]
 
-By default: settlement at programme and national scale against its limits
-(``benchmarks/settlement_scale.py``). ``--services`` runs the older scenario
+By default: every scale scenario (``benchmarks/<name>_scale.py``; ``--scenario
+settlement,intake`` chooses, ``--scenario none`` only generates the data) on
+programmes of 30,000 and 300,000 prepatients generated with ``COPY``, each figure
+beside its limit measured in the same run. ``--services`` runs the older scenario
 instead: a programme generated through the real services, bulk intake, the
 overdue list, settlement and the API upload.
 
@@ -36,6 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="30000,300000",
                         help="programme sizes for the settlement benchmark "
                              "(default 30000,300000)")
+    parser.add_argument("--scenario", default="all",
+                        help="comma-separated scale scenarios (benchmarks/<name>_scale.py: "
+                             f"{', '.join(scenarios())}; default all; none only generates)")
     parser.add_argument("--services", action="store_true",
                         help="run the scenario generated through the services instead (about "
                              "30 minutes at 30,000), with intake, overdue list and API cases")
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target = bench_url(url)
     if not args.services:
-        return run_settlement_scale(url, target, args)
+        return run_scale(url, target, args)
     if args.reuse:
         configure_django(target)
     else:
@@ -171,7 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_settlement_scale(url: str, target: str, args: argparse.Namespace) -> int:
+def scenarios() -> list[str]:
+    """The scale scenarios: one module ``benchmarks/<name>_scale.py`` each, with
+    ``run_scenario(programmes, out=…) -> str`` (its report)."""
+    return sorted(path.name.removesuffix("_scale.py")
+                  for path in Path(__file__).resolve().parent.glob("*_scale.py"))
+
+
+def run_scale(url: str, target: str, args: argparse.Namespace) -> int:
+    import importlib
+
+    chosen = {"all": scenarios(), "none": []}.get(args.scenario, args.scenario.split(","))
+    unknown = sorted(set(chosen) - set(scenarios()))
+    if unknown:
+        print(f"Unknown scenario(s) {', '.join(unknown)}; known: {', '.join(scenarios())}",
+              file=sys.stderr)
+        return 2
     if not args.reuse:
         print(f"Recreating the database {BENCH_DATABASE} on {urlsplit(url).hostname}…",
               flush=True)
@@ -182,21 +202,29 @@ def run_settlement_scale(url: str, target: str, args: argparse.Namespace) -> int
     call_command("migrate", interactive=False, verbosity=0)
     from django.db import connection
 
-    from benchmarks.settlement_scale import report, run_size
+    from benchmarks.settlement_scale import prepare_size
+
+    def say(line: str) -> None:
+        print(line, flush=True)
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
-    print(f"Settlement benchmark: sizes {', '.join(f'{n:,}' for n in args.sizes)}, seed "
-          f"{args.seed}, PostgreSQL {version}, {os.cpu_count()} cores", flush=True)
-    results = []
+    say(f"Benchmarks at scale: {', '.join(chosen)}; sizes "
+        f"{', '.join(f'{n:,}' for n in args.sizes)}, seed {args.seed}, PostgreSQL {version}, "
+        f"{os.cpu_count()} cores")
+    programmes = []
     for index, size in enumerate(args.sizes):
-        print(f"\n{size:,} prepatients", flush=True)
-        results.append(run_size(code=f"bench-{index}-{size}", prepatients=size,
-                                seed=args.seed + index, reuse=args.reuse,
-                                out=lambda line: print(line, flush=True)))
+        say(f"\n{size:,} prepatients")
+        programmes.append(prepare_size(code=f"bench-{index}-{size}", prepatients=size,
+                                       seed=args.seed + index, reuse=args.reuse, out=say))
+    reports = []
+    for name in chosen:
+        say(f"\n== {name}")
+        module = importlib.import_module(f"benchmarks.{name}_scale")
+        reports.append(module.run_scenario(programmes, out=say))
     print()
-    print(report(results), flush=True)
+    print("\n\n".join(reports), flush=True)
     return 0
 
 

@@ -584,18 +584,33 @@ def _generated_before(code: str, prepatients: int) -> Generated | None:
     return Generated(programme, prepatients, values, 0.0)
 
 
-def run_size(*, code: str, prepatients: int, seed: int, reuse: bool = False,
-             out: Callable[[str], None] = print) -> SizeResult:
+def prepare_size(*, code: str, prepatients: int, seed: int, reuse: bool = False,
+                 out: Callable[[str], None] = print) -> Generated:
+    """The programme of ``prepatients`` under ``code``: generated, or with ``reuse`` the
+    one generated before when it is still whole."""
+    generated = _generated_before(code, prepatients) if reuse else None
+    if generated is None:
+        return generate(code=code, prepatients=prepatients, seed=seed, out=out)
+    out(f"  reused the {prepatients:,} prepatients generated before")
+    return generated
+
+
+def run_scenario(programmes: list[Generated], *, out: Callable[[str], None] = print) -> str:
+    """The settlement scenario over every generated size: its report."""
+    results = []
+    for generated in programmes:
+        out(f"Settlement of {generated.prepatients:,} prepatients")
+        results.append(run_size(generated, out=out))
+    return report(results)
+
+
+def run_size(generated: Generated, *, out: Callable[[str], None] = print) -> SizeResult:
     from django.db import connection
 
     from apps.settlements.export import write_input
     from apps.settlements.rules import run_version
 
-    generated = _generated_before(code, prepatients) if reuse else None
-    if generated is None:
-        generated = generate(code=code, prepatients=prepatients, seed=seed, out=out)
-    else:
-        out(f"  reused the {prepatients:,} prepatients generated before")
+    prepatients = generated.prepatients
     loaded = load_minimal(generated.programme)
     out(f"  minimal schema loaded with COPY ({loaded:.1f} s)")
     with connection.cursor() as cursor:
