@@ -89,6 +89,10 @@ class Programme(TimeStampedModel):
         help_text=_("During the first months only priority candidates may enroll."),
     )
     cap = models.PositiveIntegerField(_("cap on enrolled prepatients"), default=30_000)
+    # How many have enrolled (every prepatient with an enrollment date, whatever their
+    # state since): kept by enrollment under this row's lock, never above the cap.
+    enrolled_count = models.PositiveIntegerField(_("enrolled prepatients"), default=0,
+                                                 editable=False)
     programme_months = models.PositiveSmallIntegerField(
         _("individual programme length (months)"), default=24
     )
@@ -165,6 +169,8 @@ class Programme(TimeStampedModel):
         ordering = ("start_date", "code")
         constraints = [
             models.CheckConstraint(condition=Q(cap__gt=0), name="programme_cap_positive"),
+            models.CheckConstraint(condition=Q(enrolled_count__lte=F("cap")),
+                                   name="programme_enrolled_within_cap"),
             models.CheckConstraint(
                 condition=Q(floor_share__gte=0) & Q(ceiling_share__lte=1)
                 & Q(floor_share__lte=F("ceiling_share")),
@@ -187,6 +193,17 @@ class Programme(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving a programme loaded earlier never writes back its enrolled count: only
+        enrollment changes it, under the row's lock (name it in ``update_fields`` to
+        write it anyway)."""
+        if (not self._state.adding and not args and kwargs.get("update_fields") is None
+                and not kwargs.get("force_insert")):
+            kwargs["update_fields"] = [field.name for field in self._meta.concrete_fields
+                                       if not field.primary_key
+                                       and field.name != "enrolled_count"]
+        super().save(*args, **kwargs)
 
     @property
     def recruitment_end(self) -> date:

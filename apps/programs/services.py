@@ -53,13 +53,17 @@ def check_definition(programme: Programme, definition: Mapping[str, Any]) -> Non
     """``DefinitionInvalid`` naming the place when the definition cannot be evaluated
     here: its shape, its code, and every measure, unit and questionnaire it names."""
     try:
-        programme_definition.parse(definition, measures=vocabulary.known_measures(),
-                                   questionnaires=selectors.questionnaire_codes())
+        terms = programme_definition.parse(definition, measures=vocabulary.known_measures(),
+                                           questionnaires=selectors.questionnaire_codes())
     except programme_definition.DefinitionError as error:
         raise DefinitionInvalid(fields={error.path: error.reason}) from None
     if definition.get("code") != programme.code:
         raise DefinitionInvalid(fields={"code": _("must be the programme's code %(code)s")
                                         % {"code": programme.code}})
+    if terms.cap < programme.enrolled_count:
+        raise DefinitionInvalid(fields={"cap": _(
+            "must be at least the %(count)s people already enrolled") % {
+            "count": programme.enrolled_count}})
 
 
 def programme_version_draft(*, programme: Programme, definition: Mapping[str, Any],
@@ -115,6 +119,8 @@ def programme_version_publish(*, version: ProgrammeVersion, publisher: Any) -> P
             raise VersionNotDraft()
         if publisher is None or publisher.pk == locked.created_by_id:
             raise FourEyesRequired()
+        # The programme's row too: its cap against the enrolled count, as enrollment holds it.
+        locked.programme = Programme.objects.select_for_update().get(pk=locked.programme_id)
         check_definition(locked.programme, locked.definition)  # what it names still exists
         locked.status = DefinitionStatus.PUBLISHED
         locked.published_by = publisher

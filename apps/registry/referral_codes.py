@@ -1,7 +1,8 @@
 """Referral codes as a person writes them and as the registry stores them.
 
-Pure functions (no ORM): the services issue and redeem codes with them, the
-selectors look a stored code up by its hash.
+Pure functions (no ORM): the services issue codes with them and redeem a code by
+its hash, the stored column's unique index (an equality lookup, no join or
+ordering, as fast at 300,000 people as at 30).
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from apps.registry.models import (
     SampleSource,
     Screening,
 )
-from apps.registry.referral_codes import referral_code_hash
 from prevention_engine import criteria
 from prevention_engine.dates import add_months, switch_allowed, switch_window_end
 from prevention_engine.definition import ProgrammeDefinition
@@ -176,16 +175,14 @@ def referral_is_active(referral: ReferralCode | None) -> bool:
 # --- Inclusion samples -----------------------------------------------------------------
 
 
-def inclusion_sample_from_lab(*, code: str, lab_reference: str, measure: str, value: Decimal,
-                              taken_on: date) -> InclusionSample | None:
-    """A laboratory's inclusion sample stored before against the referral ``code``
-    with the same sample ID, measure, value and date (the same result sent again), or
-    None."""
-    return (InclusionSample.objects
-            .filter(referral__code_hash=referral_code_hash(code), source=SampleSource.LAB,
-                    lab_reference=lab_reference, measure=measure, value=value,
-                    taken_on=taken_on)
-            .first())
+def inclusion_sample_from_lab(*, referral: ReferralCode, lab_reference: str, measure: str,
+                              value: Decimal, taken_on: date) -> InclusionSample | None:
+    """A laboratory's inclusion sample stored before against the ``referral`` with the
+    same sample ID, measure, value and date (the same result sent again), or None; a
+    code is used once, so by its key there is at most one."""
+    return next(iter(InclusionSample.objects.filter(
+        referral=referral, source=SampleSource.LAB, lab_reference=lab_reference,
+        measure=measure, value=value, taken_on=taken_on)[:1]), None)
 
 
 def inclusion_sample_of(*, prepatient: Prepatient, pk: int) -> InclusionSample | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -28,11 +28,13 @@ from apps.core.errors import Conflict, InvalidInput, require_reason
 from apps.core.events import publish_to_provider
 from apps.core.logging import PERSONNUMMER_LIKE
 from apps.programs import vocabulary
-from apps.programs.models import DefinitionStatus, Programme, Questionnaire
+from apps.programs.errors import ProgrammeNotDefined
+from apps.programs.models import DefinitionStatus, Programme, ProgrammeVersion, Questionnaire
 from apps.programs.selectors import (
     programme_terms,
     programme_version_current,
     screening_questionnaires,
+    version_terms,
 )
 from apps.providers.models import Provider
 from apps.providers.selectors import offers_programme
@@ -350,15 +352,20 @@ def _lab_sample_store(*, code: str, measure: str | None,
     """
     _check_taken_on(taken_on)
     with transaction.atomic():
-        referral = (ReferralCode.objects.select_for_update()
-                    .filter(code_hash=referral_code_hash(code)).select_related("prepatient")
-                    .first())
-        if referral is None:
-            raise ReferralCodeUnknown(fields={"code": _("No referral has this code.")})
+        # By the unique hash alone (its index, one row, no join or ordering), then the
+        # person by key: both rows locked, as the code is redeemed for them.
+        try:
+            referral = ReferralCode.objects.select_for_update().get(
+                code_hash=referral_code_hash(code))
+        except ReferralCode.DoesNotExist:
+            raise ReferralCodeUnknown(
+                fields={"code": _("No referral has this code.")}) from None
+        referral.prepatient = Prepatient.objects.select_for_update().get(
+            pk=referral.prepatient_id)
         measure = _inclusion_measure(referral.prepatient, SampleSource.LAB, measure)
         number = value(measure) if callable(value) else _checked_value(measure, value)
         if referral.used_at is not None:
-            earlier = (inclusion_sample_from_lab(code=code, lab_reference=lab_reference,
+            earlier = (inclusion_sample_from_lab(referral=referral, lab_reference=lab_reference,
                                                  measure=measure, value=number,
                                                  taken_on=taken_on)
                        if accept_duplicate else None)
@@ -475,7 +482,25 @@ def deciding_sample(prepatient: Prepatient) -> InclusionSample | None:
 
 
 def enrolled_count(programme: Programme) -> int:
-    return Prepatient.objects.filter(programme=programme, enrolled_on__isnull=False).count()
+    """How many have enrolled in the programme (every prepatient with an enrollment
+    date, whatever their state since), as its row keeps it: one read by key."""
+    count: int = Programme.objects.values_list("enrolled_count", flat=True).get(
+        pk=programme.pk)
+    return count
+
+
+def enrolled_count_recount(*, programme: Programme) -> int:
+    """Sets the programme's enrolled count from its prepatients, under the programme's
+    lock, and returns it: for rows written around the services (a bulk load by
+    ``COPY``), which the count does not see. More than the cap is refused by the
+    database's check."""
+    with transaction.atomic():
+        locked = Programme.objects.select_for_update().get(pk=programme.pk)
+        real = Prepatient.objects.filter(programme=locked, enrolled_on__isnull=False).count()
+        if real != locked.enrolled_count:
+            Programme.objects.filter(pk=locked.pk).update(enrolled_count=real)
+    programme.enrolled_count = real
+    return real
 
 
 def _latest_bmi(prepatient: Prepatient, samples: Sequence[InclusionSample]) -> Decimal | None:
@@ -504,17 +529,23 @@ def inclusion_facts(prepatient: Prepatient, today: date) -> criteria.Facts:
 
 
 def inclusion_decide(
-    *, prepatient: Prepatient, count: int | None = None
+    *, prepatient: Prepatient, count: int | None = None,
+    version: ProgrammeVersion | None = None,
 ) -> rules.InclusionDecision:
-    """What the current definition's rules say today, without writing anything."""
+    """What the current definition's rules say today, without writing anything.
+
+    The places taken are the programme row's enrolled count as loaded (``count`` says
+    otherwise); ``version`` is the current version when the caller has it already.
+    """
     programme = prepatient.programme
     today = clock.today()
     candidate = inclusion.Candidate(
         consent_valid=prepatient.consent_valid, already_enrolled=prepatient.is_enrolled,
         facts=inclusion_facts(prepatient, today))
+    terms = programme_terms(programme) if version is None else version_terms(version)
     return rules.decide_inclusion(
-        programme_terms(programme), programme, cap=programme.cap, candidate=candidate,
-        today=today, enrolled_count=enrolled_count(programme) if count is None else count,
+        terms, programme, cap=programme.cap, candidate=candidate, today=today,
+        enrolled_count=programme.enrolled_count if count is None else count,
     )
 
 
@@ -522,14 +553,19 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
                       actor: Any = None) -> Prepatient:
     """Enrolls the person with their chosen provider; the cap holds under concurrency.
 
-    The programme row is locked for the count and the write, so concurrent
-    enrollments are serialised: never one more than the cap.
+    The programme row is locked while its enrolled count is read and raised with the
+    write, so concurrent enrollments are serialised: never one more than the cap
+    (and the database's check refuses a count above it). Nothing here grows with the
+    programme: the count is one column, every other read is by the person's key.
     """
     with transaction.atomic():
         programme = Programme.objects.select_for_update().get(pk=prepatient.programme_id)
         prepatient = Prepatient.objects.select_for_update().get(pk=prepatient.pk)
         prepatient.programme = programme
-        decision = inclusion_decide(prepatient=prepatient)
+        version = programme_version_current(programme)
+        if version is None:
+            raise ProgrammeNotDefined()
+        decision = inclusion_decide(prepatient=prepatient, version=version)
         if not decision.included:
             raise InclusionRefused(decision)
         provider = Provider.objects.get(pk=provider.pk)
@@ -538,8 +574,11 @@ def prepatient_enroll(*, prepatient: Prepatient, provider: Provider,
         if not offers_programme(provider, programme.pk):
             raise ProviderNotInProgramme()
         today = clock.today()
+        Programme.objects.filter(pk=programme.pk).update(
+            enrolled_count=F("enrolled_count") + 1)
+        programme.enrolled_count += 1
         prepatient.enrolled_on = today
-        prepatient.programme_version = programme_version_current(programme)
+        prepatient.programme_version = version
         prepatient.end_date = end_date(today, programme.programme_months)
         prepatient.baseline_sample = deciding_sample(prepatient)
         prepatient.state = PrepatientState.ACTIVE

@@ -1,4 +1,5 @@
-"""The cap holds under real concurrent transactions (PostgreSQL)."""
+"""The cap holds under real concurrent transactions (PostgreSQL): exactly the places
+left are taken, and the programme's enrolled count says so."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from apps.registry.services import prepatient_enroll
 from tests.factories import ProviderFactory
 
 THREADS = 20
-PLACES_LEFT = 5
 DAY = date(2026, 8, 3)
 
 
+@pytest.mark.parametrize("places_left", [5, 1])
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_twenty_threads_racing_for_the_last_five_places_never_exceed_the_cap(
-    make_candidate, programme
+def test_twenty_threads_racing_for_the_last_places_never_exceed_the_cap(
+    make_candidate, programme, places_left: int
 ) -> None:
     if connection.vendor != "postgresql":
         if os.environ.get("REQUIRE_POSTGRES"):
@@ -34,7 +35,7 @@ def test_twenty_threads_racing_for_the_last_five_places_never_exceed_the_cap(
         for prepatient in already:
             prepatient_enroll(prepatient=prepatient, provider=provider)
         racers = [make_candidate() for _ in range(THREADS)]
-    programme.cap = len(already) + PLACES_LEFT
+    programme.cap = len(already) + places_left
     programme.save()
 
     barrier = threading.Barrier(THREADS)
@@ -63,7 +64,9 @@ def test_twenty_threads_racing_for_the_last_five_places_never_exceed_the_cap(
     for thread in threads:
         thread.join(timeout=120)
 
-    assert sorted(outcomes) == ["cap_reached"] * (THREADS - PLACES_LEFT) + [
-        "enrolled"] * PLACES_LEFT
+    assert sorted(outcomes) == ["cap_reached"] * (THREADS - places_left) + [
+        "enrolled"] * places_left
     assert Prepatient.objects.filter(programme=programme,
                                      enrolled_on__isnull=False).count() == programme.cap
+    programme.refresh_from_db()
+    assert programme.enrolled_count == programme.cap
