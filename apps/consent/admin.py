@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.consent.models import ConsentEvent, ConsentText
 from apps.consent.services import consent_text_publish
-from apps.core.admin_tools import ReadOnlyAdmin
-from apps.registry.admin import PrepatientAdmin, ReadOnlyInline
+from apps.core.admin_tools import LargeListAdmin, ReadOnlyAdmin, ReadOnlyTableInline
+from apps.registry.admin import PrepatientAdmin
 
 TEXT_FIELDS = ("programme", "kind", "title_sv", "title_en", "body_sv", "body_en")
 
@@ -57,26 +57,35 @@ class ConsentTextAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
-    """Read-only: the consent history is append-only and large."""
+class ConsentEventAdmin(LargeListAdmin, ReadOnlyAdmin):
+    """Read-only: the consent history is append-only and large (a few events per
+    prepatient). Newest first by the primary key; found by exact programme ID."""
 
     list_display = ("at", "prepatient", "kind", "action", "text", "channel")
     list_filter = ("kind", "action", "channel")
     list_select_related = ("prepatient", "text")
     raw_id_fields = ("prepatient", "text")
-    search_fields = ("=prepatient__pseudonym",)
+    search_fields = ("=prepatient__pseudonym",)  # shows the box; the search is exact
     search_help_text = _("A programme ID (pp-…).")
-    show_full_result_count = False
     list_per_page = 50
     ordering = ("-pk",)
+    sortable_by = ()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
         # The pseudonym is enough: the prepatient's personnummer is not decrypted here.
         return (super().get_queryset(request).select_related("prepatient", "text")
                 .defer("prepatient__personnummer"))
 
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[ConsentEvent],
+                           search_term: str) -> tuple[QuerySet[ConsentEvent], bool]:
+        """Exact programme IDs: the pseudonym's unique index, not ``UPPER(…) = UPPER(…)``."""
+        words = [word.lower() for word in search_term.split()]
+        if not words:
+            return queryset, False
+        return queryset.filter(prepatient__pseudonym__in=words), False
 
-class ConsentEventInline(ReadOnlyInline):
+
+class ConsentEventInline(ReadOnlyTableInline):
     model = ConsentEvent
     fields = ("at", "kind", "action", "text", "channel")
     readonly_fields = fields

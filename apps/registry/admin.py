@@ -1,8 +1,9 @@
 """The caseworkers' back-office for the registry.
 
 Read-only views of prepatients and their history; every change goes through
-a service from a small form with a mandatory reason. Built for 100,000
-prepatients: no full counts, related rows joined, the encrypted personnummer
+a service from a small form with a mandatory reason. Built for national scale
+(300,000 prepatients): estimated counts (``LargeListAdmin``), filters with fixed
+choices, indexed orderings, related rows joined, the encrypted personnummer
 never decrypted on a list and searched only through its keyed hash.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -28,8 +29,9 @@ from apps.core.access import record_access
 from apps.core.admin_tools import (
     ActionFormAdmin,
     DefaultChoiceFilter,
+    LargeListAdmin,
     ReadOnlyAdmin,
-    ReadOnlyInline,
+    ReadOnlyTableInline,
 )
 from apps.core.errors import InvalidInput
 from apps.core.models import AccessPurpose
@@ -83,9 +85,11 @@ def parse_personnummer_term(term: str) -> Personnummer | None:
 
 
 # --- Read-only inlines --------------------------------------------------------
+# Drawn as plain tables (``ReadOnlyTableInline``): the prepatient's page shows seven of
+# them, and a form per row would cost more than the rest of the page.
 
 
-class ListingInline(ReadOnlyInline):
+class ListingInline(ReadOnlyTableInline):
     model = Listing
     fields = ("valid_from", "provider", "reason", "actor", "created_at")
     readonly_fields = fields
@@ -94,7 +98,7 @@ class ListingInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("provider", "actor")
 
 
-class LifecycleEventInline(ReadOnlyInline):
+class LifecycleEventInline(ReadOnlyTableInline):
     model = LifecycleEvent
     fields = ("type", "on", "reason", "note", "actor", "created_at")
     readonly_fields = fields
@@ -103,7 +107,7 @@ class LifecycleEventInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class InclusionSampleInline(ReadOnlyInline):
+class InclusionSampleInline(ReadOnlyTableInline):
     model = InclusionSample
     fields = ("taken_on", "measure", "value", "source", "lab_reference", "received_at",
               "verification")
@@ -118,13 +122,13 @@ class InclusionSampleInline(ReadOnlyInline):
         return verification_status(sample)
 
 
-class ScreeningInline(ReadOnlyInline):
+class ScreeningInline(ReadOnlyTableInline):
     model = Screening
     fields = ("submitted_at", "age", "height_cm", "weight_kg", "waist_cm", "bmi", "score")
     readonly_fields = fields
 
 
-class ReferralCodeInline(ReadOnlyInline):
+class ReferralCodeInline(ReadOnlyTableInline):
     """The hint only: the code itself is never stored, nor shown."""
 
     model = ReferralCode
@@ -150,7 +154,7 @@ def verification_status(sample: InclusionSample) -> str:
 
 
 @admin.register(Prepatient)
-class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
+class PrepatientAdmin(ActionFormAdmin, LargeListAdmin, ReadOnlyAdmin):
     """Read-only; the lifecycle actions are separate pages that call the services."""
 
     list_display = ("pseudonym", "state", "programme", "current_provider", "postcode",
@@ -158,8 +162,8 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
     list_filter = ("state", "programme", "current_provider", "in_vulnerable_area")
     list_select_related = ("programme", "current_provider")
     list_per_page = 50
-    show_full_result_count = False
     ordering = ("-id",)
+    sortable_by = ("pseudonym",)  # unique, indexed; the other columns would sort them all
     # Only to show the search box: get_search_results does the exact lookups.
     search_fields = ("=pseudonym",)
     search_help_text = _("A personnummer (YYYYMMDD-NNNN or YYMMDD-NNNN), a programme ID "
@@ -194,6 +198,17 @@ class PrepatientAdmin(ActionFormAdmin, ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prepatient]:
         # Never decrypt on lists; the change page loads the one value it shows.
         return super().get_queryset(request).defer("personnummer")
+
+    def get_object(self, request: HttpRequest, object_id: str,
+                   from_field: str | None = None) -> Prepatient | None:
+        """The page's prepatient in one query: its programme and provider joined, and
+        the personnummer it shows (not deferred)."""
+        queryset = (self.get_queryset(request).defer(None)
+                    .select_related("programme", "current_provider"))
+        try:
+            return queryset.get(pk=Prepatient._meta.pk.to_python(object_id))
+        except (Prepatient.DoesNotExist, ValidationError, ValueError):
+            return None
 
     @admin.display(description=_("personnummer"))
     def personnummer_full(self, obj: Prepatient) -> str:
@@ -391,14 +406,15 @@ class VerifiedFilter(DefaultChoiceFilter):
 
 
 @admin.register(InclusionSample)
-class InclusionSampleAdmin(ReadOnlyAdmin):
+class InclusionSampleAdmin(LargeListAdmin, ReadOnlyAdmin):
     list_display = ("prepatient_link", "measure", "value", "taken_on", "received_at", "source",
                     "verification")
     list_filter = (VerifiedFilter, "source")
+    list_select_related = ("prepatient", "verified_by")
     list_per_page = 50
-    show_full_result_count = False
     ordering = ("-pk",)
-    search_fields = ("=prepatient__pseudonym",)
+    sortable_by = ()
+    search_fields = ("=prepatient__pseudonym",)  # shows the box; the search is exact
     search_help_text = _("A programme ID (pp-…).")
     readonly_fields = ("prepatient", "measure", "value", "taken_on", "received_at", "source",
                        "lab_reference", "verified_by", "verified_at", "verification_note")
@@ -407,6 +423,15 @@ class InclusionSampleAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[InclusionSample]:
         return (super().get_queryset(request).select_related("prepatient", "verified_by")
                 .defer("prepatient__personnummer"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[InclusionSample], search_term: str
+    ) -> tuple[QuerySet[InclusionSample], bool]:
+        """Exact programme IDs: the pseudonym's unique index, not ``UPPER(…) = UPPER(…)``."""
+        words = [word.lower() for word in search_term.split()]
+        if not words:
+            return queryset, False
+        return queryset.filter(prepatient__pseudonym__in=words), False
 
     @admin.display(description=_("prepatient"), ordering="prepatient__pseudonym")
     def prepatient_link(self, sample: InclusionSample) -> str:
@@ -501,15 +526,36 @@ class VulnerableAreaPostcodeAdmin(admin.ModelAdmin):
             request, "admin/registry/vulnerableareapostcode/import.html", context)
 
 
+class StarsFilter(admin.SimpleListFilter):
+    """One to five stars (fixed: not the ratings' distinct values)."""
+
+    title = _("stars")
+    parameter_name = "stars"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(str(stars), str(stars)) for stars in range(1, 6)]
+
+    def queryset(self, request: HttpRequest,
+                 queryset: QuerySet[ProviderRating]) -> QuerySet[ProviderRating]:
+        value = self.value()
+        if value is None or value not in {str(stars) for stars in range(1, 6)}:
+            return queryset
+        return queryset.filter(stars=int(value))
+
+
 @admin.register(ProviderRating)
-class ProviderRatingAdmin(ActionFormAdmin):
-    """Prepatients' ratings of providers; caseworkers may hide an unsuitable comment."""
+class ProviderRatingAdmin(ActionFormAdmin, LargeListAdmin):
+    """Prepatients' ratings of providers; caseworkers may hide an unsuitable comment.
+
+    Newest first (the primary key); a provider's ratings by its index. The comment
+    search reads every comment: it is for the moderation of a list already filtered."""
 
     list_display = ("provider", "stars", "comment_shown", "updated_at")
-    list_filter = ("stars", ("comment_hidden_at", admin.EmptyFieldListFilter), "provider")
+    list_filter = (StarsFilter, ("comment_hidden_at", admin.EmptyFieldListFilter), "provider")
     list_select_related = ("provider",)
     search_fields = ("comment",)
-    show_full_result_count = False
+    ordering = ("-pk",)
+    sortable_by = ()
     fields = ("provider", "stars", "comment", "created_at", "updated_at",
               "comment_hidden_at", "comment_hidden_by", "comment_hidden_reason", "hide_link")
     readonly_fields = fields

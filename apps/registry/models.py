@@ -273,6 +273,9 @@ class InclusionSample(models.Model):
     class Meta:
         verbose_name = _("inclusion sample")
         verbose_name_plural = _("inclusion samples")
+        # The caseworkers' queue (self-reported, not yet verified), newest first.
+        indexes = [models.Index(fields=["id"], name="inclusion_awaiting",
+                                condition=Q(source="self", verified_at__isnull=True))]
         constraints = [
             models.CheckConstraint(condition=Q(value__gt=0), name="inclusion_sample_positive"),
             models.CheckConstraint(
