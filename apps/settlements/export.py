@@ -8,10 +8,12 @@ format's plain values, with pseudonymous IDs only. Only what
 was recorded by the run's data cutoff (the moment it was prepared) is read, so
 the same run always gives the same input, however much arrives later (with no
 cutoff, everything known now is read: the forecast, an export as of a date).
-``iter_input_lines`` streams the auditor's file
-(``prevention-settlement-input/2``); ``settlement_input`` holds it in memory
-for the rule engine. Ordering is by database id wherever the rules break ties
-by input order, so the file, the rule engine and the SQL path agree line by line.
+``iter_input_lines`` streams the auditor's file (``prevention-settlement-input/2``):
+on PostgreSQL built line by line by the database (``export_sql``), elsewhere written
+from ``iter_prepatients`` by the engine's writer (``engine_input_lines``), the same
+bytes. ``settlement_input`` holds the input in memory for the rule engine. Ordering
+is by database id wherever the rules break ties by input order, so the file, the rule
+engine and the SQL path agree line by line.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from apps.measurements.models import (
 from apps.programs.models import ProgrammeVersion
 from apps.providers.models import AuthorizationDecision, AuthorizationStatus, Provider
 from apps.registry.models import LifecycleEvent, Listing, Prepatient
+from apps.settlements import export_sql
 from apps.settlements.errors import RunNotExportable
 from apps.settlements.models import SettlementRun
 from apps.settlements.rules import provider_key, run_version, settlement_rules
@@ -224,7 +227,23 @@ def settlement_input(version: ProgrammeVersion, as_of: date,
 def iter_input_lines(version: ProgrammeVersion, as_of: date,
                      cutoff: datetime | None) -> Iterator[str]:
     """The auditor's file (``prevention-settlement-input/2``) as text, one prepatient per
-    line, written without holding the document in memory."""
+    line, written without holding the document in memory: on PostgreSQL each line is
+    built by the database (``export_sql``), elsewhere by ``engine_input_lines``; the
+    bytes are the same."""
+    if connection.vendor != "postgresql":
+        yield from engine_input_lines(version, as_of, cutoff)
+        return
+    rules = settlement_rules(version)
+    with consistent_read():
+        yield from export_sql.input_lines(version, as_of, cutoff, rules,
+                                          settled_providers(version, as_of, cutoff),
+                                          unit_spellings(rules.measures))
+
+
+def engine_input_lines(version: ProgrammeVersion, as_of: date,
+                       cutoff: datetime | None) -> Iterator[str]:
+    """The auditor's file written by the engine's writer from ``iter_prepatients`` (the
+    path on SQLite, and what the database's file is compared with)."""
     rules = settlement_rules(version)
     with consistent_read():
         yield from input_lines(as_of, rules, settled_providers(version, as_of, cutoff),
