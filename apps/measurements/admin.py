@@ -39,7 +39,7 @@ from apps.measurements.models import (
     MeasurementType,
     SafetyNotice,
 )
-from apps.registry.admin import PrepatientAdmin, ReadOnlyInline
+from apps.registry.admin import PrepatientAdmin
 from apps.registry.models import Prepatient
 from prevention_engine import followup
 
@@ -373,7 +373,7 @@ class MeasurementFormSet(BaseInlineFormSet):
         return admin_views.prepatient_outcome_chart(self.instance)
 
 
-class MeasurementInline(ReadOnlyInline):
+class MeasurementInline(admin_tools.ReadOnlyInline):
     model = Measurement
     formset = MeasurementFormSet
     template = "admin/measurements/measurement_inline.html"
